@@ -1,0 +1,1 @@
+"""The legal-document stages built on the streamproc engine."""

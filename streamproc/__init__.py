@@ -1,0 +1,1 @@
+"""streamproc: a Redis Streams pipeline engine."""
