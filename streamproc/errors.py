@@ -1,0 +1,48 @@
+"""Every error streamproc raises, branched by what the engine must do with it.
+
+::
+
+    StreamprocError
+    ├── ConfigurationError        refuse to start: the setting named is wrong
+    └── ProcessingError           raised while handling one message
+        ├── RetryableError        try again later, with backoff
+        │   └── HandlerTimeout    the handler ran past its time limit
+        └── PermanentError        dead-letter now: retrying cannot help
+            └── InvalidMessage    the stream entry or its payload is malformed
+
+Library errors are translated at the boundary (``raise ... from exc``):
+timeouts, connection errors and HTTP 429/5xx become ``RetryableError``;
+validation errors become ``InvalidMessage``.  Anything else a handler raises
+is treated as retryable, so an unforeseen bug backs off and ends in the
+dead-letter stream once its attempts are exhausted instead of spinning.
+"""
+
+from __future__ import annotations
+
+
+class StreamprocError(Exception):
+    """Base of every error raised by streamproc."""
+
+
+class ConfigurationError(StreamprocError):
+    """A setting is missing or wrong; the process refuses to start."""
+
+
+class ProcessingError(StreamprocError):
+    """An error raised while one message was being handled."""
+
+
+class RetryableError(ProcessingError):
+    """A transient failure: the message is retried after a backoff."""
+
+
+class HandlerTimeout(RetryableError):
+    """The handler exceeded the stage's per-message time limit."""
+
+
+class PermanentError(ProcessingError):
+    """A failure retrying cannot fix: the message is dead-lettered at once."""
+
+
+class InvalidMessage(PermanentError):
+    """A stream entry or its payload does not match what the stage expects."""
