@@ -8,7 +8,8 @@
         ├── RetryableError        try again later, with backoff
         │   └── HandlerTimeout    the handler ran past its time limit
         └── PermanentError        dead-letter now: retrying cannot help
-            └── InvalidMessage    the stream entry or its payload is malformed
+            ├── InvalidMessage    the stream entry or its payload is malformed
+            └── PoisonMessage     delivered more than max_deliveries times
 
 Library errors are translated at the boundary (``raise ... from exc``):
 timeouts, connection errors and HTTP 429/5xx become ``RetryableError``;
@@ -46,3 +47,7 @@ class PermanentError(ProcessingError):
 
 class InvalidMessage(PermanentError):
     """A stream entry or its payload does not match what the stage expects."""
+
+
+class PoisonMessage(PermanentError):
+    """A message was delivered more than ``max_deliveries`` times without finishing."""

@@ -1,0 +1,22 @@
+-- renew: keep the leases of messages a live consumer is still working on.
+-- Resets the idle time (XCLAIM JUSTID, which leaves the delivery count alone) of
+-- those of the given ids that are still pending for this consumer; ids another
+-- consumer has claimed in the meantime are left alone and not returned.
+--
+-- KEYS[1]   input stream of the stage
+-- ARGV[1]   consumer group
+-- ARGV[2]   consumer name
+-- ARGV[3]   smallest id of the set, ARGV[4] largest id of the set
+-- ARGV[5..] the ids
+-- returns   array of the ids whose lease was renewed
+
+local wanted = {}
+for i = 5, #ARGV do wanted[ARGV[i]] = true end
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[4], (#ARGV - 4) * 2 + 16, ARGV[2])
+local owned = {}
+for i = 1, #pending do
+  local id = pending[i][1]
+  if wanted[id] then owned[#owned + 1] = id end
+end
+if #owned == 0 then return owned end
+return redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(owned, 1, #owned), 'JUSTID')

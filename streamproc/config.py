@@ -1,0 +1,89 @@
+"""Configuration: one frozen settings object, parsed once at the edge.
+
+Environment variables carry the prefix ``STREAMPROC_`` (``STREAMPROC_PREFIX``,
+``STREAMPROC_VISIBILITY_TIMEOUT``, ...), except the conventional
+``REDIS_URL`` and ``DATABASE_URL``. Nothing reads the environment at import
+time: call :func:`load_settings` and pass the result down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streamproc.errors import ConfigurationError
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("streamproc", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything a streamproc process can be told. Frozen once parsed."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMPROC_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    redis_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "STREAMPROC_REDIS_URL")
+    )
+    database_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "STREAMPROC_DATABASE_URL")
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    prefix: str = Field(default="sp", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    pipeline: str = "consumers.pipeline:PIPELINE"
+
+    concurrency: int = Field(default=64, ge=1, le=10_000)
+    read_count: int = Field(default=200, ge=1, le=10_000)
+    block_ms: int = Field(default=1000, ge=1, le=60_000)
+    handler_timeout: float = Field(default=300.0, gt=0)
+    visibility_timeout: float = Field(default=60.0, gt=0)
+    max_lease: float = Field(default=3600.0, gt=0)
+    max_deliveries: int = Field(default=5, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_base: float = Field(default=0.5, gt=0)
+    backoff_max: float = Field(default=300.0, gt=0)
+    promote_interval: float = Field(default=0.2, gt=0)
+    heartbeat_interval: float = Field(default=5.0, gt=0)
+    grace_period: float = Field(default=30.0, ge=0)
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _check_timings(self) -> Settings:
+        if self.backoff_max < self.backoff_base:
+            raise ValueError("backoff_max must not be smaller than backoff_base")
+        if self.max_lease < self.visibility_timeout:
+            raise ValueError("max_lease must not be smaller than visibility_timeout")
+        return self
+
+    @property
+    def lease_interval(self) -> float:
+        """How often in-flight leases are renewed: well inside the visibility timeout."""
+        return self.visibility_timeout / 3
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Parse the environment (and explicit overrides) into :class:`Settings`.
+
+    Raises :class:`ConfigurationError` naming every bad setting.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err) for err in exc.errors())
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+def _describe(err: object) -> str:
+    assert isinstance(err, dict)
+    loc = ".".join(str(part) for part in err.get("loc", ())) or "settings"
+    name = loc if loc.isupper() else f"STREAMPROC_{loc.upper()}"
+    return f"{name}: {err.get('msg', 'invalid')}"

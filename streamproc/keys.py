@@ -1,0 +1,59 @@
+"""Every Redis key streamproc uses, in one place.
+
+Each key carries the hash tag ``{prefix}`` so that every key a Lua call
+touches lives in one Redis Cluster slot. Tests and tenants separate their
+data by using a different prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names under one prefix (one partition)."""
+
+    prefix: str = "sp"
+
+    def _key(self, *parts: str) -> str:
+        return "{" + self.prefix + "}:" + ":".join(parts)
+
+    def stream(self, stage: str) -> str:
+        """The input stream of a stage."""
+        return self._key("stream", stage)
+
+    def dead_letters(self, stage: str) -> str:
+        """The dead-letter stream of a stage."""
+        return self._key("dlq", stage)
+
+    def delayed(self, stage: str) -> str:
+        """The sorted set of messages waiting to re-enter a stage."""
+        return self._key("delayed", stage)
+
+    def batch(self, batch_id: str) -> str:
+        """The counters of a batch."""
+        return self._key("batch", batch_id)
+
+    def batch_documents(self, batch_id: str) -> str:
+        """Document id -> state for every document of a batch."""
+        return self._key("batch", batch_id, "docs")
+
+    @property
+    def open_batches(self) -> str:
+        """Batch ids not yet completed, scored by creation time."""
+        return self._key("batches", "open")
+
+    @property
+    def events(self) -> str:
+        """Pipeline events: batch completions."""
+        return self._key("events")
+
+    @property
+    def consumers(self) -> str:
+        """Consumer name -> heartbeat record of every live worker."""
+        return self._key("consumers")
+
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of this prefix."""
+        return "{" + self.prefix + "}:*"

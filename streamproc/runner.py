@@ -1,0 +1,336 @@
+"""One stage inside a worker process: read, handle, hand off.
+
+A reader keeps at most ``concurrency`` messages in flight; each message runs
+its handler in its own task under the stage's time limit; finished messages
+collect in an outbox that one flusher sends to Redis in as few script calls
+as possible (one handoff call for all messages done since the last flush).
+Leases of in-flight messages are renewed while they run, and entries idle
+past the visibility timeout are reclaimed from dead consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from typing import Any
+
+from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from streamproc import envelope
+from streamproc.envelope import Envelope, Fields
+from streamproc.errors import HandlerTimeout, PoisonMessage
+from streamproc.failures import Verdict, backoff_seconds, decide
+from streamproc.logs import get_logger
+from streamproc.metrics import StageMetrics
+from streamproc.outcome import Kind, Outcome, plan_flush
+from streamproc.runtime import Runtime
+from streamproc.stage import Context, Defer, Stage
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+LEASE_CHUNK = 1000
+
+
+class StageRunner:
+    """Runs one stage's consumer in this process."""
+
+    def __init__(self, stage: Stage[Any], rt: Runtime, tg: asyncio.TaskGroup) -> None:
+        s = rt.settings
+        self.stage, self.rt, self.tg = stage, rt, tg
+        self.stream = rt.keys.stream(stage.name)
+        self.group = stage.name
+        self.limit = stage.concurrency or s.concurrency
+        self.timeout = stage.timeout or s.handler_timeout
+        self.max_attempts = stage.max_attempts or s.max_attempts
+        self.inflight: dict[str, float] = {}
+        self.outbox: list[Outcome] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.idle = False
+        self._wake = asyncio.Event()
+        self._space = asyncio.Event()
+        self.metrics = StageMetrics.bind(stage.name)
+        self.log = get_logger(stage=stage.name, consumer=rt.consumer)
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing in flight, nothing to flush, and the last read found nothing."""
+        return self.idle and not self.inflight and not self.outbox
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (and stream) if missing; new groups read the backlog."""
+        try:
+            await self.rt.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # -- reading -----------------------------------------------------------
+
+    async def read_loop(self, block_ms: int) -> None:
+        """Read new entries until the worker stops, keeping in-flight work bounded."""
+        while not self.rt.stopping.is_set():
+            free = self.limit - len(self.inflight)
+            if free <= 0:
+                self._space.clear()
+                await self._space.wait()
+                continue
+            entries = await self._read(min(free, self.rt.settings.read_count), block_ms)
+            self.idle = not entries
+            for eid, fields in entries:
+                self.start(eid.decode(), fields)
+
+    async def _read(self, count: int, block_ms: int) -> list[tuple[bytes, Fields]]:
+        try:
+            resp = await self.rt.redis.xreadgroup(
+                self.group, self.rt.consumer, {self.stream: ">"}, count=count, block=block_ms
+            )
+        except ResponseError as exc:
+            if not str(exc).startswith("NOGROUP"):
+                raise
+            self.log.warning("group_missing_recreated", group=self.group)
+            await self.ensure_group()
+            return []
+        except REDIS_DOWN as exc:
+            self.log.warning("redis_unavailable", error=str(exc))
+            await self.rt.sleep(0.5)
+            return []
+        return resp[0][1] if resp else []  # type: ignore[no-any-return]
+
+    def start(self, mid: str, fields: Fields | None, deliveries: int | None = None) -> None:
+        """Start handling one entry, unless this process already is."""
+        if mid in self.inflight:
+            return
+        self.inflight[mid] = time.monotonic()
+        task = self.tg.create_task(self._run(mid, fields, deliveries))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    # -- handling ----------------------------------------------------------
+
+    async def _run(self, mid: str, fields: Fields | None, deliveries: int | None) -> None:
+        started = time.perf_counter()
+        env: Envelope | None = None
+        try:
+            env = envelope.decode(mid, fields)
+            msg = self.stage.input.model_validate_json(env.payload)
+            outcome = self._succeeded(mid, env, await self._call(msg, env))
+        except Exception as exc:
+            outcome = self._failed(mid, env, fields, exc, deliveries)
+        self.metrics.handler.observe(time.perf_counter() - started)
+        self.outbox.append(outcome)
+        self._wake.set()
+
+    async def _call(self, msg: BaseModel, env: Envelope) -> object:
+        ctx = Context(
+            self.stage.name, env.id, env.doc, env.batch, env.attempt, env.trace, env.replay,
+            self.rt.resources,
+        )  # fmt: skip
+        deadline = asyncio.timeout(self.timeout)
+        try:
+            async with deadline:
+                return await self.stage.handle(msg, ctx)
+        except TimeoutError as exc:
+            if deadline.expired():
+                raise HandlerTimeout(f"handler ran past its {self.timeout:g} s limit") from exc
+            raise
+
+    def _succeeded(self, mid: str, env: Envelope, result: object) -> Outcome:
+        if isinstance(result, Defer):
+            payload = _dump(result.payload) if result.payload is not None else None
+            due = envelope.now_ms() + int(result.seconds * 1000)
+            return Outcome(mid, Kind.DEFER, env, payload=payload, due_ms=due)
+        payload = _dump(result) if isinstance(result, BaseModel) else None
+        return Outcome(mid, Kind.DONE, env, payload=payload)
+
+    def _failed(
+        self, mid: str, env: Envelope | None, fields: Fields | None, exc: BaseException,
+        deliveries: int | None,
+    ) -> Outcome:  # fmt: skip
+        attempt = env.attempt if env is not None else 0
+        decision = decide(exc, attempt, self.max_attempts)
+        if decision.verdict is Verdict.RETRY and env is not None:
+            s = self.rt.settings
+            delay = backoff_seconds(attempt, s.backoff_base, s.backoff_max)
+            due = envelope.now_ms() + int(delay * 1000)
+            return Outcome(mid, Kind.RETRY, env, due_ms=due, error=exc, reason=decision.reason)
+        return Outcome(
+            mid, Kind.DEAD, env, error=exc, reason=decision.reason, raw=fields,
+            deliveries=deliveries,
+        )  # fmt: skip
+
+    # -- flushing ----------------------------------------------------------
+
+    async def flush_loop(self) -> None:
+        """Send finished messages to Redis whenever there are some."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Send everything in the outbox now."""
+        while self.outbox:
+            batch, self.outbox = self.outbox, []
+            await self._send(batch)
+
+    async def _send(self, batch: list[Outcome]) -> None:
+        now = envelope.now_ms()
+        plan = plan_flush(
+            batch, self.rt.scripts, stage=self.stage.name, next_stage=self.stage.next,
+            group=self.group, consumer=self.rt.consumer, now=now,
+        )  # fmt: skip
+        delay = 0.05
+        while True:
+            try:
+                results = await self.rt.scripts.run(plan.calls)
+                break
+            except REDIS_DOWN as exc:
+                self.log.warning("flush_waiting_for_redis", error=str(exc), pending=len(batch))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        for outcomes, result in zip(plan.covers, results, strict=True):
+            self._account(outcomes, result, now)
+        self.metrics.in_flight.set(len(self.inflight))
+        self._space.set()
+
+    def _account(self, outcomes: list[Outcome], result: Any, now: int) -> None:
+        flags = result if isinstance(result, list) else [result]
+        last = self.stage.next is None
+        for o, flag in zip(outcomes, flags, strict=True):
+            self.inflight.pop(o.id, None)
+            kind = o.kind.value if flag == 1 else "duplicate"
+            self.counts[kind] += 1
+            if flag != 1 or o.kind is Kind.DONE:
+                if last and flag == 1 and o.env is not None:
+                    self.metrics.end_to_end.observe(max(0, now - o.env.enqueued_ms) / 1000)
+                continue
+            self._log_failure(o)
+        for kind, n in collections.Counter(
+            o.kind.value if f == 1 else "duplicate" for o, f in zip(outcomes, flags, strict=True)
+        ).items():
+            self.metrics.outcomes[kind].inc(n)
+
+    def _log_failure(self, o: Outcome) -> None:
+        doc = o.env.doc if o.env else None
+        batch = o.env.batch if o.env else None
+        event = {Kind.RETRY: "message_retry_scheduled", Kind.DEAD: "message_dead_lettered"}
+        name = event.get(o.kind, "message_deferred")
+        level = self.log.info if o.kind is Kind.DEFER else self.log.warning
+        level(
+            name, message_id=o.id, doc=doc, batch=batch, reason=o.reason,
+            error_class=type(o.error).__name__ if o.error else None,
+            error=str(o.error) if o.error else None,
+        )  # fmt: skip
+
+    # -- leases and reclaiming ---------------------------------------------
+
+    async def lease_loop(self) -> None:
+        """Keep the entries this process is working on from being reclaimed."""
+        s = self.rt.settings
+        while True:
+            await asyncio.sleep(s.lease_interval)
+            cutoff = time.monotonic() - s.max_lease
+            ids = [mid for mid, since in self.inflight.items() if since > cutoff]
+            for i in range(0, len(ids), LEASE_CHUNK):
+                await self._renew(ids[i : i + LEASE_CHUNK])
+
+    async def _renew(self, ids: list[str]) -> None:
+        call = self.rt.scripts.renew(
+            stage=self.stage.name, group=self.group, consumer=self.rt.consumer, ids=ids
+        )
+        try:
+            kept = await self.rt.scripts.call(call)
+        except REDIS_DOWN as exc:
+            self.log.warning("lease_renewal_failed", error=str(exc))
+            return
+        lost = set(ids) - {k.decode() for k in kept}
+        if lost:
+            self.metrics.leases_lost.inc(len(lost))
+            self.log.warning("leases_lost", message_ids=sorted(lost)[:20], count=len(lost))
+
+    async def reclaim_loop(self) -> None:
+        """Take over entries idle past the visibility timeout (their consumer died)."""
+        s = self.rt.settings
+        interval = min(max(s.visibility_timeout / 4, 0.05), 15.0)
+        cursor = "0-0"
+        while not await self.rt.sleep(interval):
+            free = self.limit - len(self.inflight)
+            if free > 0:
+                cursor = await self.reclaim_once(cursor, min(free, 100))
+
+    async def reclaim_once(self, cursor: str, count: int) -> str:
+        """One XAUTOCLAIM step from ``cursor``; returns the next cursor."""
+        s = self.rt.settings
+        try:
+            resp = await self.rt.redis.xautoclaim(
+                self.stream, self.group, self.rt.consumer,
+                min_idle_time=int(s.visibility_timeout * 1000), start_id=cursor, count=count,
+            )  # fmt: skip
+        except ResponseError as exc:
+            if not str(exc).startswith("NOGROUP"):
+                raise
+            await self.ensure_group()
+            return "0-0"
+        except REDIS_DOWN:
+            return cursor
+        deleted = resp[2] if len(resp) > 2 else []
+        if deleted:
+            self.log.warning("reclaimed_entries_were_deleted", message_ids=deleted[:20])
+        claimed = [(eid.decode(), f) for eid, f in resp[1] if eid is not None]
+        await self._take_over(claimed)
+        nxt = resp[0]
+        return nxt.decode() if isinstance(nxt, bytes) else str(nxt)
+
+    async def _take_over(self, claimed: list[tuple[str, Fields]]) -> None:
+        claimed = [(mid, f) for mid, f in claimed if mid not in self.inflight]
+        if not claimed:
+            return
+        counts = await self._deliveries([mid for mid, _ in claimed])
+        limit = self.rt.settings.max_deliveries
+        self.metrics.reclaimed.inc(len(claimed))
+        for mid, fields in claimed:
+            n = counts.get(mid, 1)
+            if n > limit:
+                self._poison(mid, fields, n, limit)
+            else:
+                self.start(mid, fields, n)
+
+    async def _deliveries(self, ids: list[str]) -> dict[str, int]:
+        ordered = sorted(ids, key=lambda i: tuple(int(p) for p in i.split("-")))
+        rows = await self.rt.redis.xpending_range(
+            self.stream, self.group, min=ordered[0], max=ordered[-1],
+            count=len(ids) * 2 + 16, consumername=self.rt.consumer,
+        )  # fmt: skip
+        return {_text(r["message_id"]): int(r["times_delivered"]) for r in rows}
+
+    def _poison(self, mid: str, fields: Fields, deliveries: int, limit: int) -> None:
+        try:
+            env: Envelope | None = envelope.decode(mid, fields)
+        except Exception:
+            env = None
+        err = PoisonMessage(
+            f"delivered {deliveries} times, more than max_deliveries={limit}: "
+            "each consumer handling it stopped before finishing"
+        )
+        self.inflight[mid] = time.monotonic()
+        self.outbox.append(
+            Outcome(mid, Kind.DEAD, env, error=err, reason="delivery limit exceeded",
+                    raw=fields, deliveries=deliveries)
+        )  # fmt: skip
+        self._wake.set()
+
+    def wake_all(self) -> None:
+        """Unblock a reader waiting for space (used when stopping)."""
+        self._space.set()
+
+
+def _dump(model: BaseModel) -> bytes:
+    return model.__pydantic_serializer__.to_json(model)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

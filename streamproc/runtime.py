@@ -1,0 +1,42 @@
+"""What every stage runner of one worker process shares."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from streamproc.config import Settings
+from streamproc.keys import Keys
+from streamproc.scripts import Scripts
+
+
+def consumer_name() -> str:
+    """A consumer name unique to this process: host-pid-random."""
+    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Connections, settings and the stop signal of one worker process."""
+
+    redis: Redis
+    scripts: Scripts
+    keys: Keys
+    settings: Settings
+    consumer: str
+    stopping: asyncio.Event
+    resources: Any = None
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep, waking early when the worker stops; True if it is stopping."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
+        except TimeoutError:
+            return False
+        return True

@@ -1,0 +1,174 @@
+"""Typed wrappers around the Lua scripts in ``lua/``, one per atomic operation.
+
+Scripts are loaded once (SCRIPT LOAD) and called by EVALSHA; a server that
+lost its script cache (a restart) answers NOSCRIPT, and the calls are loaded
+and sent again. Re-sending is safe: every script starts with an XACK or a
+check that makes a second run a no-op. Each script's header documents its
+KEYS, ARGV and return value; a test checks that every file has a wrapper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from streamproc.keys import Keys
+
+SCRIPT_NAMES = ("handoff", "retry", "dead_letter", "promote", "renew", "enqueue", "seal")
+_INCLUDE = re.compile(r"^--!include (\S+)$", re.MULTILINE)
+Arg = str | bytes | int
+
+
+def script_dir() -> Traversable:
+    """The ``lua`` folder: inside the installed package, or beside it in a checkout."""
+    packaged = resources.files("streamproc").joinpath("lua")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "lua"
+
+
+@cache
+def script_source(name: str) -> str:
+    """The text of script ``name`` with its ``--!include`` lines expanded."""
+    folder = script_dir()
+    text = folder.joinpath(f"{name}.lua").read_text("utf-8")
+    return _INCLUDE.sub(lambda m: folder.joinpath("lib", m.group(1)).read_text("utf-8"), text)
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """One prepared EVALSHA: which script, its KEYS and its ARGV."""
+
+    name: str
+    keys: list[str]
+    args: list[Arg]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A message to hand off: its id, document, batch and the next stage's fields."""
+
+    id: str
+    doc: str
+    batch: str
+    fields: Sequence[str | bytes]
+
+
+class Scripts:
+    """Prepares and runs the scripts against one Redis connection pool."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._sha = {name: _sha1(script_source(name)) for name in SCRIPT_NAMES}
+
+    async def load(self) -> None:
+        """Load every script into the server's cache."""
+        pipe = self.redis.pipeline(transaction=False)
+        for name in SCRIPT_NAMES:
+            pipe.script_load(script_source(name))
+        await pipe.execute()
+
+    async def call(self, call: ScriptCall) -> Any:
+        """Run one script call."""
+        return (await self.run([call]))[0]
+
+    async def run(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """Run many calls in one round trip; returns their results in order."""
+        results = await self._send(calls)
+        if any(isinstance(r, NoScriptError) for r in results):
+            await self.load()
+            results = await self._send(calls)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    async def _send(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for c in calls:
+            pipe.evalsha(self._sha[c.name], len(c.keys), *c.keys, *c.args)
+        return list(await pipe.execute(raise_on_error=False))
+
+    def handoff(
+        self, *, stage: str, next_stage: str | None, group: str, items: Sequence[Finished], now: int
+    ) -> ScriptCall:
+        """XACK each item; forward it (or count it done) only where XACK removed it."""
+        k = self.keys
+        out = k.stream(next_stage) if next_stage else k.events
+        keys = [k.stream(stage), out, k.events, k.open_batches]
+        slots: dict[str, int] = {}
+        body: list[Arg] = []
+        for item in items:
+            slot = slots.setdefault(item.batch, len(slots) + 1) if item.batch else 0
+            body += [item.id, slot, item.doc, len(item.fields), *item.fields]
+        for batch in slots:
+            keys += [k.batch(batch), k.batch_documents(batch)]
+        args: list[Arg] = [group, stage, next_stage or "", now, len(slots), *slots]
+        return ScriptCall("handoff", keys, [*args, len(items), *body])
+
+    def retry(
+        self, *, stage: str, group: str, id: str, doc: str, batch: str,
+        fields: Sequence[str | bytes], due_ms: int, counter: str, state: str,
+    ) -> ScriptCall:  # fmt: skip
+        """XACK the message and schedule ``fields`` to re-enter the stage at ``due_ms``."""
+        k = self.keys
+        member = orjson.dumps([f.decode() if isinstance(f, bytes) else f for f in fields])
+        keys = [k.stream(stage), k.delayed(stage), k.batch(batch), k.batch_documents(batch)]
+        return ScriptCall("retry", keys, [group, id, due_ms, member, batch, doc, counter, state])
+
+    def dead_letter(
+        self, *, stage: str, group: str, id: str, doc: str, batch: str,
+        entry: Sequence[str | bytes], now: int,
+    ) -> ScriptCall:  # fmt: skip
+        """XACK the message and write ``entry`` to the stage's dead-letter stream."""
+        k = self.keys
+        keys = [k.stream(stage), k.dead_letters(stage), k.events, k.open_batches,
+                k.batch(batch), k.batch_documents(batch)]  # fmt: skip
+        return ScriptCall("dead_letter", keys, [group, id, batch, doc, stage, now, *entry])
+
+    def promote(self, *, stage: str, now: int, limit: int = 500) -> ScriptCall:
+        """Move the stage's due delayed entries back into its stream."""
+        return ScriptCall("promote", [self.keys.delayed(stage), self.keys.stream(stage)], [now, limit])
+
+    def renew(self, *, stage: str, group: str, consumer: str, ids: Sequence[str]) -> ScriptCall:
+        """Reset the idle time of those ``ids`` still pending for ``consumer``."""
+        ordered = sorted(ids, key=_id_order)
+        args: list[Arg] = [group, consumer, ordered[0], ordered[-1], *ordered]
+        return ScriptCall("renew", [self.keys.stream(stage)], args)
+
+    def enqueue(
+        self, *, stage: str, batch: str, docs: Sequence[tuple[str, Sequence[str | bytes]]], now: int
+    ) -> ScriptCall:
+        """Queue documents of ``batch`` on ``stage``, skipping ones already in the batch."""
+        k = self.keys
+        keys = [k.stream(stage), k.batch(batch), k.batch_documents(batch), k.open_batches]
+        body: list[Arg] = []
+        for doc, fields in docs:
+            body += [doc, len(fields), *fields]
+        return ScriptCall("enqueue", keys, [batch, now, f"queued:{stage}", len(docs), *body])
+
+    def seal(self, *, batch: str, now: int) -> ScriptCall:
+        """Fix the batch total to what was submitted; complete it if already finished."""
+        k = self.keys
+        return ScriptCall("seal", [k.batch(batch), k.events, k.open_batches], [batch, now])
+
+
+def _id_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()

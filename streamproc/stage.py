@@ -1,0 +1,124 @@
+"""How a stage is declared: its input model, its handler and where it sends results.
+
+A handler receives the validated input and a :class:`Context` and returns the
+next stage's payload (a pydantic model), ``None`` to pass its input on
+unchanged, or :class:`Defer` to be called again later (polling an external job
+without sleeping). It never touches Redis: the engine reads, acknowledges,
+forwards, retries and counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from streamproc.errors import ConfigurationError
+
+In = TypeVar("In", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Defer:
+    """Run this stage again for the same document after ``seconds``, with ``payload``."""
+
+    seconds: float
+    payload: BaseModel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler may know about the message it handles."""
+
+    stage: str
+    message_id: str
+    doc: str
+    batch: str
+    attempt: int
+    trace: str
+    replay: bool
+    resources: Any = None
+
+
+Result = BaseModel | Defer | None
+Handler = Callable[[In, Context], Awaitable[Result]]
+
+
+@dataclass(frozen=True, slots=True)
+class Stage(Generic[In]):
+    """One stage: a consumer group on ``name``'s input stream."""
+
+    name: str
+    input: type[In]
+    handle: Handler[In]
+    next: str | None = None
+    concurrency: int | None = None
+    timeout: float | None = None
+    max_attempts: int | None = None
+
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
+
+@asynccontextmanager
+async def _no_resources(_settings: Any) -> AsyncIterator[None]:
+    yield None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Stages wired into a graph, plus the resources their handlers share.
+
+    ``lifespan(settings)`` is an async context manager entered once per worker
+    process; what it yields is handed to handlers as ``Context.resources``.
+    """
+
+    stages: tuple[Stage[Any], ...]
+    lifespan: Lifespan = _no_resources
+    by_name: Mapping[str, Stage[Any]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.stages]
+        if not names:
+            raise ConfigurationError("a pipeline needs at least one stage")
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"stage names must be unique, got {names}")
+        for s in self.stages:
+            if s.next is not None and s.next not in names:
+                raise ConfigurationError(f"stage {s.name!r} sends to unknown stage {s.next!r}")
+        object.__setattr__(self, "by_name", {s.name: s for s in self.stages})
+
+    @property
+    def first(self) -> Stage[Any]:
+        """The stage documents enter the pipeline at."""
+        targets = {s.next for s in self.stages}
+        return next(s for s in self.stages if s.name not in targets)
+
+    def select(self, names: list[str]) -> list[Stage[Any]]:
+        """The named stages (all when ``names`` is empty); unknown names are an error."""
+        if not names:
+            return list(self.stages)
+        unknown = [n for n in names if n not in self.by_name]
+        if unknown:
+            known = ", ".join(self.by_name)
+            raise ConfigurationError(f"unknown stage(s) {unknown}; this pipeline has: {known}")
+        return [self.by_name[n] for n in names]
+
+
+def load_pipeline(spec: str) -> Pipeline:
+    """Import ``module:attribute`` and return the :class:`Pipeline` it names."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr or "PIPELINE")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"cannot load pipeline {spec!r} (STREAMPROC_PIPELINE): {exc}") from exc
+    if callable(obj) and not isinstance(obj, Pipeline):
+        obj = obj()
+    if not isinstance(obj, Pipeline):
+        raise ConfigurationError(f"{spec!r} is not a streamproc Pipeline")
+    return obj

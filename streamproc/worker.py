@@ -1,0 +1,193 @@
+"""A worker process: one or more stage runners, their helpers, and a clean stop.
+
+On stop (SIGTERM, SIGINT, or drain mode finding nothing left) the worker
+stops reading, lets in-flight messages finish within the grace period while
+their leases are kept, then cancels what is left: those entries stay pending
+and are reclaimed by another consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from streamproc import envelope
+from streamproc.config import Settings
+from streamproc.keys import Keys
+from streamproc.logs import get_logger
+from streamproc.runner import REDIS_DOWN, StageRunner
+from streamproc.runtime import Runtime, consumer_name
+from streamproc.scripts import Scripts
+from streamproc.stage import Pipeline, Stage
+
+DRAIN_BLOCK_MS = 50
+DRAIN_POLL = 0.02
+
+
+@dataclass
+class Report:
+    """What a worker did: outcome counts per stage."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def total(self, outcome: str = "done") -> int:
+        """How many messages ended with ``outcome`` across all stages."""
+        return sum(c.get(outcome, 0) for c in self.counts.values())
+
+
+class Worker:
+    """Serves ``stages`` of ``pipeline`` in this process."""
+
+    def __init__(
+        self, pipeline: Pipeline, stages: Sequence[Stage[Any]], settings: Settings, redis: Redis,
+        *, consumer: str | None = None,
+    ) -> None:  # fmt: skip
+        self.pipeline = pipeline
+        self.stages = list(stages)
+        self.settings = settings
+        self.redis = redis
+        self.keys = Keys(settings.prefix)
+        self.consumer = consumer or consumer_name()
+        self.stopping = asyncio.Event()
+        self.runners: list[StageRunner] = []
+        self.log = get_logger(consumer=self.consumer)
+        self._grace = settings.grace_period
+
+    def stop(self, *, grace: float | None = None) -> None:
+        """Begin a graceful stop; a second call with ``grace=0`` cancels at once."""
+        if grace is not None:
+            self._grace = grace
+        self.stopping.set()
+        for r in self.runners:
+            r.wake_all()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop gracefully; a second one stops without waiting."""
+        loop = asyncio.get_running_loop()
+
+        def handle() -> None:
+            self.stop(grace=0 if self.stopping.is_set() else None)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, handle)
+
+    async def run(self, *, drain: bool = False) -> Report:
+        """Run until stopped (or, with ``drain``, until there is nothing left to do)."""
+        async with self.pipeline.lifespan(self.settings) as resources:
+            rt = Runtime(
+                self.redis, Scripts(self.redis, self.keys), self.keys, self.settings,
+                self.consumer, self.stopping, resources,
+            )  # fmt: skip
+            await rt.scripts.load()
+            async with asyncio.TaskGroup() as tg:
+                self.runners = [StageRunner(s, rt, tg) for s in self.stages]
+                for r in self.runners:
+                    await r.ensure_group()
+                await self._serve(tg, rt, drain)
+        return Report({r.stage.name: dict(r.counts) for r in self.runners})
+
+    async def _serve(self, tg: asyncio.TaskGroup, rt: Runtime, drain: bool) -> None:
+        block = min(self.settings.block_ms, DRAIN_BLOCK_MS) if drain else self.settings.block_ms
+        readers = [tg.create_task(r.read_loop(block)) for r in self.runners]
+        helpers = [tg.create_task(r.flush_loop()) for r in self.runners]
+        helpers += [tg.create_task(r.lease_loop()) for r in self.runners]
+        reclaimers = [tg.create_task(r.reclaim_loop()) for r in self.runners]
+        helpers += [tg.create_task(self._promote_loop(rt)), tg.create_task(self._heartbeat_loop())]
+        if drain:
+            helpers.append(tg.create_task(self._drain_monitor()))
+        self.log.info("worker_started", stages=[s.name for s in self.stages], pid=os.getpid())
+        await self.stopping.wait()
+        await self._shutdown(readers, reclaimers, helpers)
+
+    async def _shutdown(
+        self, readers: list[asyncio.Task[None]], reclaimers: list[asyncio.Task[None]],
+        helpers: list[asyncio.Task[None]],
+    ) -> None:  # fmt: skip
+        await asyncio.wait(readers, timeout=self.settings.block_ms / 1000 + 1)
+        for t in (*readers, *reclaimers):
+            t.cancel()
+        deadline = time.monotonic() + self._grace
+        while any(r.tasks for r in self.runners) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        cancelled = sum(len(r.tasks) for r in self.runners)
+        for r in self.runners:
+            for t in list(r.tasks):
+                t.cancel()
+        await asyncio.sleep(0)
+        for r in self.runners:
+            await r.flush()
+        for t in helpers:
+            t.cancel()
+        await self._forget_heartbeat()
+        self.log.info("worker_stopped", left_pending=cancelled)
+
+    async def _promote_loop(self, rt: Runtime) -> None:
+        while True:
+            now = envelope.now_ms()
+            calls = [rt.scripts.promote(stage=s.name, now=now) for s in self.stages]
+            try:
+                await rt.scripts.run(calls)
+            except REDIS_DOWN as exc:
+                self.log.warning("promote_failed", error=str(exc))
+            await asyncio.sleep(self.settings.promote_interval)
+
+    async def _heartbeat_loop(self) -> None:
+        record = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "stages": [s.name for s in self.stages]}  # fmt: skip
+        while True:
+            record["at"] = envelope.now_ms()
+            try:
+                await self.redis.hset(self.keys.consumers, self.consumer, orjson.dumps(record))
+            except REDIS_DOWN:
+                pass
+            await asyncio.sleep(self.settings.heartbeat_interval)
+
+    async def _forget_heartbeat(self) -> None:
+        try:
+            await self.redis.hdel(self.keys.consumers, self.consumer)
+        except REDIS_DOWN:
+            pass
+
+    async def _drain_monitor(self) -> None:
+        while True:
+            await asyncio.sleep(DRAIN_POLL)
+            if all(r.quiet for r in self.runners) and await self._redis_drained():
+                self.stop()
+                return
+
+    async def _redis_drained(self) -> bool:
+        pipe = self.redis.pipeline(transaction=False)
+        for r in self.runners:
+            pipe.xpending(r.stream, r.group)
+            pipe.xinfo_groups(r.stream)
+            pipe.xinfo_stream(r.stream)
+            pipe.zcard(self.keys.delayed(r.stage.name))
+        try:
+            results = await pipe.execute()
+        except REDIS_DOWN:
+            return False
+        for i, r in enumerate(self.runners):
+            pending, groups, info, delayed = results[4 * i : 4 * i + 4]
+            if pending["pending"] or delayed or _undelivered(r.group, groups, info):
+                return False
+        return not any(r.inflight or r.outbox for r in self.runners)
+
+
+def _undelivered(group: str, groups: list[dict[str, Any]], info: dict[str, Any]) -> bool:
+    mine = next((g for g in groups if _text(g["name"]) == group), None)
+    if mine is None:
+        return True
+    return _text(mine["last-delivered-id"]) != _text(info["last-generated-id"])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
