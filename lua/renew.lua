@@ -13,10 +13,13 @@
 local wanted = {}
 for i = 5, #ARGV do wanted[ARGV[i]] = true end
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[4], (#ARGV - 4) * 2 + 16, ARGV[2])
-local owned = {}
+-- unpack() must be the last argument of a call to expand fully, so the XCLAIM
+-- arguments are collected in one table.
+local claim = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}
 for i = 1, #pending do
   local id = pending[i][1]
-  if wanted[id] then owned[#owned + 1] = id end
+  if wanted[id] then claim[#claim + 1] = id end
 end
-if #owned == 0 then return owned end
-return redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(owned, 1, #owned), 'JUSTID')
+if #claim == 5 then return {} end
+claim[#claim + 1] = 'JUSTID'
+return redis.call(unpack(claim))

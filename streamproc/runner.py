@@ -21,6 +21,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streamproc import envelope
+from streamproc import ids as stream_ids
 from streamproc.envelope import Envelope, Fields
 from streamproc.errors import HandlerTimeout, PoisonMessage
 from streamproc.failures import Verdict, backoff_seconds, decide
@@ -50,6 +51,7 @@ class StageRunner:
         self.tasks: set[asyncio.Task[None]] = set()
         self.counts: collections.Counter[str] = collections.Counter()
         self.idle = False
+        self.last_read = "0-0"
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
         self.metrics = StageMetrics.bind(stage.name)
@@ -60,13 +62,24 @@ class StageRunner:
         """Nothing in flight, nothing to flush, and the last read found nothing."""
         return self.idle and not self.inflight and not self.outbox
 
-    async def ensure_group(self) -> None:
+    async def ensure_group(self, start: str = "0") -> None:
         """Create the consumer group (and stream) if missing; new groups read the backlog."""
         try:
-            await self.rt.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+            await self.rt.redis.xgroup_create(self.stream, self.group, id=start, mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    async def _recreate_group(self) -> None:
+        """The group was deleted under us: recreate it where this worker stood.
+
+        Starting just before the oldest entry still in flight here (or after the
+        last one read) re-delivers what this worker had not finished, without
+        replaying the stream's whole history into the next stage.
+        """
+        start = stream_ids.before(stream_ids.oldest(list(self.inflight))) if self.inflight else self.last_read
+        self.log.warning("group_missing_recreated", group=self.group, start=start)
+        await self.ensure_group(start)
 
     # -- reading -----------------------------------------------------------
 
@@ -82,6 +95,8 @@ class StageRunner:
             self.idle = not entries
             for eid, fields in entries:
                 self.start(eid.decode(), fields)
+            if entries:
+                self.last_read = entries[-1][0].decode()
 
     async def _read(self, count: int, block_ms: int) -> list[tuple[bytes, Fields]]:
         try:
@@ -91,8 +106,7 @@ class StageRunner:
         except ResponseError as exc:
             if not str(exc).startswith("NOGROUP"):
                 raise
-            self.log.warning("group_missing_recreated", group=self.group)
-            await self.ensure_group()
+            await self._recreate_group()
             return []
         except REDIS_DOWN as exc:
             self.log.warning("redis_unavailable", error=str(exc))
@@ -273,7 +287,7 @@ class StageRunner:
         except ResponseError as exc:
             if not str(exc).startswith("NOGROUP"):
                 raise
-            await self.ensure_group()
+            await self._recreate_group()
             return "0-0"
         except REDIS_DOWN:
             return cursor
@@ -300,7 +314,7 @@ class StageRunner:
                 self.start(mid, fields, n)
 
     async def _deliveries(self, ids: list[str]) -> dict[str, int]:
-        ordered = sorted(ids, key=lambda i: tuple(int(p) for p in i.split("-")))
+        ordered = sorted(ids, key=stream_ids.parse)
         rows = await self.rt.redis.xpending_range(
             self.stream, self.group, min=ordered[0], max=ordered[-1],
             count=len(ids) * 2 + 16, consumername=self.rt.consumer,

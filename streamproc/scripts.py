@@ -23,6 +23,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from streamproc import ids as stream_ids
 from streamproc.keys import Keys
 
 SCRIPT_NAMES = ("handoff", "retry", "dead_letter", "promote", "renew", "enqueue", "seal")
@@ -144,7 +145,7 @@ class Scripts:
 
     def renew(self, *, stage: str, group: str, consumer: str, ids: Sequence[str]) -> ScriptCall:
         """Reset the idle time of those ``ids`` still pending for ``consumer``."""
-        ordered = sorted(ids, key=_id_order)
+        ordered = sorted(ids, key=stream_ids.parse)
         args: list[Arg] = [group, consumer, ordered[0], ordered[-1], *ordered]
         return ScriptCall("renew", [self.keys.stream(stage)], args)
 
@@ -163,11 +164,6 @@ class Scripts:
         """Fix the batch total to what was submitted; complete it if already finished."""
         k = self.keys
         return ScriptCall("seal", [k.batch(batch), k.events, k.open_batches], [batch, now])
-
-
-def _id_order(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def _sha1(text: str) -> str:

@@ -1,0 +1,98 @@
+"""Submitting work and reading batch progress: what producers and the CLI use."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from streamproc import envelope
+from streamproc.keys import Keys
+from streamproc.scripts import Scripts
+
+SUBMIT_CHUNK = 500
+
+
+def new_batch_id() -> str:
+    """A sortable, unique batch id: UTC time and random suffix."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """The result of one submit: the batch and how many documents were newly queued."""
+
+    batch: str
+    queued: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStatus:
+    """A batch's counters and its documents counted by state."""
+
+    batch: str
+    total: int | None
+    done: int
+    failed: int
+    completed: bool
+    counters: dict[str, int]
+    states: dict[str, int]
+
+
+class Client:
+    """Submits documents to a pipeline's first stage and reads batch progress."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.scripts = Scripts(redis, keys)
+
+    async def submit(
+        self, stage: str, docs: Iterable[tuple[str, BaseModel | bytes]], *, batch: str | None = None,
+        seal: bool = True,
+    ) -> Submission:  # fmt: skip
+        """Queue ``docs`` (document id, payload) on ``stage`` as one batch, then seal it."""
+        batch = batch or new_batch_id()
+        queued = 0
+        chunk: list[tuple[str, Sequence[str | bytes]]] = []
+        for doc, payload in docs:
+            body = payload if isinstance(payload, bytes) else payload.model_dump_json().encode()
+            chunk.append((doc, envelope.encode(envelope.fresh(doc, batch, body))))
+            if len(chunk) >= SUBMIT_CHUNK:
+                queued += await self._enqueue(stage, batch, chunk)
+                chunk = []
+        if chunk:
+            queued += await self._enqueue(stage, batch, chunk)
+        total = await self.seal(batch) if seal else queued
+        return Submission(batch, queued, total)
+
+    async def _enqueue(self, stage: str, batch: str, docs: list[tuple[str, Sequence[str | bytes]]]) -> int:
+        call = self.scripts.enqueue(stage=stage, batch=batch, docs=docs, now=envelope.now_ms())
+        return int(await self.scripts.call(call))
+
+    async def seal(self, batch: str) -> int:
+        """Fix the batch's total; returns it."""
+        total, _ = await self.scripts.call(self.scripts.seal(batch=batch, now=envelope.now_ms()))
+        return int(total)
+
+    async def status(self, batch: str) -> BatchStatus | None:
+        """The batch's progress, or None when no such batch exists."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.batch(batch))
+        pipe.hvals(self.keys.batch_documents(batch))
+        raw, states = await pipe.execute()
+        if not raw:
+            return None
+        counters = {k.decode(): int(v) for k, v in raw.items() if v.isdigit() and not k.endswith(b"_at")}
+        total = counters.pop("total", None)
+        return BatchStatus(
+            batch=batch, total=total, done=counters.get("done", 0),
+            failed=counters.get("failed", 0), completed=b"completed_at" in raw,
+            counters=counters, states=dict(Counter(s.decode() for s in states)),
+        )  # fmt: skip

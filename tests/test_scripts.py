@@ -1,0 +1,153 @@
+"""Each Lua script called directly against a real Redis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from streamproc import envelope
+from streamproc.keys import Keys
+from streamproc.scripts import SCRIPT_NAMES, Finished, Scripts, script_dir
+
+GROUP = "g"
+
+
+@pytest.fixture
+async def setup(redis: Redis, prefix: str) -> tuple[Scripts, Keys]:
+    keys = Keys(prefix)
+    scripts = Scripts(redis, keys)
+    await scripts.load()
+    for stage in ("a", "b"):
+        await redis.xgroup_create(keys.stream(stage), GROUP, id="0", mkstream=True)
+    return scripts, keys
+
+
+async def _deliver(redis: Redis, keys: Keys, stage: str, n: int, batch: str = "") -> list[str]:
+    for i in range(n):
+        env = envelope.fresh(f"doc{i}", batch, b"{}")
+        await redis.xadd(keys.stream(stage), dict(zip(*[iter(envelope.encode(env))] * 2, strict=True)))
+    resp = await redis.xreadgroup(GROUP, "c1", {keys.stream(stage): ">"}, count=n)
+    return [eid.decode() for eid, _ in resp[0][1]]
+
+
+def test_every_script_file_has_a_wrapper_and_every_wrapper_a_file() -> None:
+    files = {p.stem for p in Path(str(script_dir())).glob("*.lua")}
+    assert files == set(SCRIPT_NAMES)
+    assert all(callable(getattr(Scripts, name)) for name in SCRIPT_NAMES)
+
+
+async def test_handoff_forwards_only_messages_whose_xack_removed_them(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    ids = await _deliver(redis, keys, "a", 3)
+    await redis.xack(keys.stream("a"), GROUP, ids[1])  # finished elsewhere already
+    items = [Finished(i, f"doc{n}", "", ["d", f"doc{n}", "p", "{}"]) for n, i in enumerate(ids)]
+    call = scripts.handoff(stage="a", next_stage="b", group=GROUP, items=items, now=1)
+    assert await scripts.call(call) == [1, 0, 1]
+    forwarded = await redis.xrange(keys.stream("b"))
+    assert [f[b"d"] for _, f in forwarded] == [b"doc0", b"doc2"]
+    assert (await redis.xpending(keys.stream("a"), GROUP))["pending"] == 0
+
+
+async def test_handoff_twice_forwards_once(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    ids = await _deliver(redis, keys, "a", 1)
+    call = scripts.handoff(stage="a", next_stage="b", group=GROUP,
+                           items=[Finished(ids[0], "doc0", "", ["d", "doc0"])], now=1)  # fmt: skip
+    assert await scripts.run([call, call]) == [[1], [0]]
+    assert await redis.xlen(keys.stream("b")) == 1
+
+
+async def test_last_stage_handoff_counts_done_and_completes_the_batch_once(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    enqueue = scripts.enqueue(stage="a", batch="B", now=5,
+                              docs=[(f"doc{i}", ["d", f"doc{i}", "b", "B", "p", "{}"]) for i in range(2)])  # fmt: skip
+    assert await scripts.call(enqueue) == 2
+    assert await scripts.call(scripts.seal(batch="B", now=6)) == [2, 0]
+    resp = await redis.xreadgroup(GROUP, "c1", {keys.stream("a"): ">"}, count=10)
+    items = [Finished(eid.decode(), f[b"d"].decode(), "B", []) for eid, f in resp[0][1]]
+    first = scripts.handoff(stage="a", next_stage=None, group=GROUP, items=items[:1], now=7)
+    rest = scripts.handoff(stage="a", next_stage=None, group=GROUP, items=items, now=8)
+    assert await scripts.run([first, rest]) == [[1], [0, 1]]
+    events = await redis.xrange(keys.events)
+    assert len(events) == 1
+    assert events[0][1][b"type"] == b"batch_completed"
+    assert events[0][1][b"done"] == b"2"
+    batch = await redis.hgetall(keys.batch("B"))
+    assert (batch[b"done"], batch[b"passed:a"], batch[b"completed_at"]) == (b"2", b"2", b"8")
+    assert await redis.hgetall(keys.batch_documents("B")) == {b"doc0": b"done", b"doc1": b"done"}
+    assert await redis.zcard(keys.open_batches) == 0
+
+
+async def test_enqueue_is_idempotent_per_document(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    docs = [("x", ["d", "x", "b", "B"]), ("y", ["d", "y", "b", "B"])]
+    call = scripts.enqueue(stage="a", batch="B", docs=docs, now=1)
+    assert await scripts.run([call, call]) == [2, 0]
+    assert await redis.xlen(keys.stream("a")) == 2
+    assert await redis.hget(keys.batch("B"), "submitted") == b"2"
+
+
+async def test_seal_of_a_batch_already_finished_completes_it(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    await scripts.call(scripts.enqueue(stage="a", batch="B", docs=[("x", ["d", "x"])], now=1))
+    await redis.hset(keys.batch("B"), "failed", 1)
+    assert await scripts.call(scripts.seal(batch="B", now=2)) == [1, 1]
+    assert await scripts.call(scripts.seal(batch="B", now=3)) == [1, 0]
+    assert await redis.xlen(keys.events) == 1
+
+
+async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_returns_it(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    ids = await _deliver(redis, keys, "a", 1, batch="B")
+    retry = scripts.retry(stage="a", group=GROUP, id=ids[0], doc="doc0", batch="B",
+                          fields=["d", "doc0", "a", "1"], due_ms=1000, counter="retried:a",
+                          state="retrying:a")  # fmt: skip
+    assert await scripts.run([retry, retry]) == [1, 0]
+    assert await redis.zrange(keys.delayed("a"), 0, -1, withscores=True) == [
+        (orjson.dumps(["d", "doc0", "a", "1"]), 1000.0)
+    ]
+    assert await redis.hget(keys.batch("B"), "retried:a") == b"1"
+    assert await scripts.call(scripts.promote(stage="a", now=999)) == 0
+    assert await scripts.call(scripts.promote(stage="a", now=1000)) == 1
+    last = await redis.xrevrange(keys.stream("a"), count=1)
+    assert last[0][1] == {b"d": b"doc0", b"a": b"1"}
+    assert await redis.zcard(keys.delayed("a")) == 0
+
+
+async def test_dead_letter_writes_the_entry_and_counts_the_document_failed(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    await scripts.call(scripts.enqueue(stage="a", batch="B", docs=[("doc0", ["d", "doc0", "b", "B"])], now=1))
+    await scripts.call(scripts.seal(batch="B", now=1))
+    resp = await redis.xreadgroup(GROUP, "c1", {keys.stream("a"): ">"}, count=1)
+    mid = resp[0][1][0][0].decode()
+    call = scripts.dead_letter(stage="a", group=GROUP, id=mid, doc="doc0", batch="B",
+                               entry=["error", "boom", "reason", "permanent error"], now=9)  # fmt: skip
+    assert await scripts.run([call, call]) == [1, 0]
+    dlq = await redis.xrange(keys.dead_letters("a"))
+    assert [f for _, f in dlq] == [{b"error": b"boom", b"reason": b"permanent error"}]
+    assert await redis.hget(keys.batch_documents("B"), "doc0") == b"failed:a"
+    assert await redis.hget(keys.batch("B"), "failed") == b"1"
+    events = await redis.xrange(keys.events)
+    assert [(e[b"type"], e[b"failed"]) for _, e in events] == [(b"batch_completed", b"1")]
+
+
+async def test_renew_keeps_only_entries_still_owned_by_the_consumer(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    ids = await _deliver(redis, keys, "a", 3)
+    await redis.xclaim(keys.stream("a"), GROUP, "c2", 0, [ids[1]])  # taken over by another
+    kept = await scripts.call(scripts.renew(stage="a", group=GROUP, consumer="c1", ids=ids))
+    assert sorted(k.decode() for k in kept) == sorted([ids[0], ids[2]])
+    rows = await redis.xpending_range(keys.stream("a"), GROUP, "-", "+", 10)
+    owners = {r["message_id"].decode(): r["consumer"].decode() for r in rows}
+    assert owners == {ids[0]: "c1", ids[1]: "c2", ids[2]: "c1"}
+    assert all(r["times_delivered"] == 1 for r in rows if r["consumer"] == b"c1")
+
+
+async def test_scripts_are_reloaded_after_the_server_forgets_them(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    await redis.script_flush()
+    call = scripts.enqueue(stage="a", batch="B", docs=[("x", ["d", "x"])], now=1)
+    assert await scripts.call(call) == 1

@@ -1,0 +1,166 @@
+"""The worker in this process: drain, retries, dead letters, deferral, NOGROUP."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+from redis.asyncio import Redis
+
+from streamproc.client import Client
+from streamproc.config import Settings
+from streamproc.keys import Keys
+from streamproc.stage import Pipeline
+from streamproc.testing import Probe, chain, read_probe_log
+from streamproc.worker import Report, Worker
+
+
+async def drain(pipeline: Pipeline, settings: Settings, redis: Redis, workers: int = 1) -> list[Report]:
+    runs = [Worker(pipeline, pipeline.stages, settings, redis).run(drain=True) for _ in range(workers)]
+    async with asyncio.timeout(60):
+        return list(await asyncio.gather(*runs))
+
+
+async def submit(settings: Settings, redis: Redis, probes: list[Probe], batch: str = "B") -> Client:
+    client = Client(redis, Keys(settings.prefix))
+    await client.submit("s1", [(f"doc{p.seq}", p) for p in probes], batch=batch)
+    return client
+
+
+async def dead_letters(redis: Redis, settings: Settings, stage: str) -> list[dict[str, str]]:
+    entries = await redis.xrange(Keys(settings.prefix).dead_letters(stage))
+    return [{k.decode(): v.decode() for k, v in f.items()} for _, f in entries]
+
+
+async def test_three_stage_noop_pipeline_drains_end_to_end(settings: Settings, redis: Redis) -> None:
+    client = await submit(settings, redis, [Probe(seq=i) for i in range(300)])
+    [report] = await drain(chain(3), settings, redis)
+    assert report.counts == {"s1": {"done": 300}, "s2": {"done": 300}, "s3": {"done": 300}}
+    status = await client.status("B")
+    assert status is not None
+    assert (status.total, status.done, status.failed, status.completed) == (300, 300, 0, True)
+    assert status.states == {"done": 300}
+    assert await redis.xlen(Keys(settings.prefix).stream("s3")) == 300
+
+
+async def test_batch_completes_exactly_once_with_several_concurrent_workers(settings: Settings, redis: Redis) -> None:
+    await submit(settings, redis, [Probe(seq=i) for i in range(400)])
+    reports = await drain(chain(3), settings, redis, workers=3)
+    assert sum(r.counts.get("s3", {}).get("done", 0) for r in reports) == 400
+    assert sum(r.total("duplicate") for r in reports) == 0
+    events = await redis.xrange(Keys(settings.prefix).events)
+    completed = [f for _, f in events if f[b"type"] == b"batch_completed"]
+    assert [(f[b"batch"], f[b"done"], f[b"total"]) for f in completed] == [(b"B", b"400", b"400")]
+
+
+async def test_permanent_error_dead_letters_at_once_while_others_flow(
+    settings: Settings, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAMPROC_PROBE_LOG", str(tmp_path / "probe.log"))
+    probes = [Probe(seq=i, action="permanent" if i == 3 else "ok", at_stage="s2") for i in range(10)]
+    client = await submit(settings, redis, probes)
+    [report] = await drain(chain(3), settings, redis)
+    assert report.counts["s2"] == {"done": 9, "dead_lettered": 1}
+    [entry] = await dead_letters(redis, settings, "s2")
+    assert (entry["doc"], entry["error_class"], entry["reason"]) == ("doc3", "PermanentError", "permanent error")
+    assert "probe 3 refuses permanently" in entry["error"]
+    assert "PermanentError" in entry["traceback"]
+    assert orjson.loads(entry["message"])["d"] == "doc3"
+    calls = [row for row in read_probe_log(str(tmp_path / "probe.log")) if row[1] == "doc3"]
+    assert [(stage, attempt) for stage, _, attempt, _ in calls] == [("s1", 0), ("s2", 0)]
+    status = await client.status("B")
+    assert status is not None and (status.done, status.failed, status.completed) == (9, 1, True)
+    assert status.states["failed:s2"] == 1
+
+
+async def test_retryable_error_succeeds_on_a_later_attempt_after_backoff(
+    settings: Settings, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAMPROC_PROBE_LOG", str(tmp_path / "probe.log"))
+    client = await submit(settings, redis, [Probe(seq=1, action="retryable", until_attempt=2)])
+    [report] = await drain(chain(1), settings, redis)
+    assert report.counts["s1"] == {"retried": 2, "done": 1}
+    attempts = [attempt for _, _, attempt, _ in read_probe_log(str(tmp_path / "probe.log"))]
+    assert attempts == [0, 1, 2]
+    status = await client.status("B")
+    assert status is not None and status.counters["retried:s1"] == 2 and status.done == 1
+
+
+async def test_retries_exhausted_end_in_the_dead_letter_stream(make_settings, redis: Redis) -> None:
+    settings = make_settings(max_attempts=3)
+    await submit(settings, redis, [Probe(seq=1, action="retryable", until_attempt=99)])
+    [report] = await drain(chain(1), settings, redis)
+    assert report.counts["s1"] == {"retried": 2, "dead_lettered": 1}
+    [entry] = await dead_letters(redis, settings, "s1")
+    assert (entry["reason"], entry["attempt"], entry["error_class"]) == ("gave up after 3 attempts", "2", "RetryableError")
+
+
+async def test_handler_past_its_time_limit_is_retried_then_dead_lettered(make_settings, redis: Redis) -> None:
+    settings = make_settings(handler_timeout=0.05, max_attempts=2)
+    await submit(settings, redis, [Probe(seq=1, action="sleep", seconds=5)])
+    [report] = await drain(chain(1), settings, redis)
+    assert report.counts["s1"] == {"retried": 1, "dead_lettered": 1}
+    [entry] = await dead_letters(redis, settings, "s1")
+    assert entry["error_class"] == "HandlerTimeout"
+    assert "0.05 s limit" in entry["error"]
+
+
+async def test_deferred_message_is_called_again_without_counting_an_attempt(
+    settings: Settings, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAMPROC_PROBE_LOG", str(tmp_path / "probe.log"))
+    await submit(settings, redis, [Probe(seq=1, action="poll", polls=3, seconds=0.01)])
+    [report] = await drain(chain(2), settings, redis)
+    assert report.counts == {"s1": {"deferred": 3, "done": 1}, "s2": {"done": 1}}
+    rows = read_probe_log(str(tmp_path / "probe.log"))
+    assert [(stage, attempt) for stage, _, attempt, _ in rows] == [("s1", 0)] * 4 + [("s2", 0)]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error_class"),
+    [
+        ({"x": "no envelope at all"}, "InvalidMessage"),
+        ({"d": "doc", "p": "{not json"}, "ValidationError"),
+        ({"d": "doc", "p": '{"seq": "NaN-not-int"}'}, "ValidationError"),
+        ({"d": "doc", "p": "{}", "a": "one"}, "InvalidMessage"),
+        ({"d": b"\xff\xfe", "p": "{}"}, "InvalidMessage"),
+    ],
+)
+async def test_malformed_entries_are_dead_lettered_and_the_reader_carries_on(
+    settings: Settings, redis: Redis, fields: dict[str, str | bytes], error_class: str
+) -> None:
+    keys = Keys(settings.prefix)
+    await redis.xadd(keys.stream("s1"), fields)  # type: ignore[arg-type]
+    await submit(settings, redis, [Probe(seq=i) for i in range(5)])
+    [report] = await drain(chain(1), settings, redis)
+    assert report.counts["s1"] == {"dead_lettered": 1, "done": 5}
+    [entry] = await dead_letters(redis, settings, "s1")
+    assert entry["error_class"] == error_class
+
+
+async def test_a_group_deleted_under_a_running_worker_is_recreated(settings: Settings, redis: Redis) -> None:
+    keys = Keys(settings.prefix)
+    pipeline = chain(1)
+    worker = Worker(pipeline, pipeline.stages, settings, redis)
+    task = asyncio.create_task(worker.run())
+    client = await submit(settings, redis, [Probe(seq=i) for i in range(5)], batch="B1")
+    await _until(lambda: _completed(client, "B1"))
+    await redis.xgroup_destroy(keys.stream("s1"), "s1")
+    await client.submit("s1", [(f"late{i}", Probe(seq=i)) for i in range(5)], batch="B2")
+    await _until(lambda: _completed(client, "B2"))
+    worker.stop()
+    report = await asyncio.wait_for(task, 10)
+    assert report.counts["s1"]["done"] == 10
+
+
+async def _completed(client: Client, batch: str) -> bool:
+    status = await client.status(batch)
+    return status is not None and status.completed
+
+
+async def _until(check, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
