@@ -7,6 +7,7 @@ stops what it started.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -30,12 +31,13 @@ from streamproc.embedded import (
     stop_postgres,
     stop_redis,
 )
-from streamproc.embedded.postgres import PostgresLayout, parse_postmaster_pid, read_postmaster
+from streamproc.embedded.postgres import parse_postmaster_pid, read_postmaster
+from streamproc.embedded.postgres_cluster import PostgresLayout, run_as, service_user
 from streamproc.embedded.process import pid_alive, wait_until
-from streamproc.embedded.redis import (
+from streamproc.embedded.redis import binary_version
+from streamproc.embedded.redis_config import (
     RedisEndpoint,
     RedisLayout,
-    binary_version,
     redis_settings,
     render_redis_config,
 )
@@ -123,6 +125,17 @@ def test_config_values_are_quoted_so_paths_may_hold_spaces_and_quotes(tmp_path: 
     )
     assert f'dir "{tmp_path}/a \\"b\\" c\\\\d"\n' in text
     assert 'save ""\n' in text
+
+
+def test_an_unknown_appendfsync_policy_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="appendfsync"):
+        start_private_redis(tmp_path / "r", appendfsync="sometimes")  # type: ignore[arg-type]
+    assert not (tmp_path / "r" / "redis.pid").exists()
+
+
+def test_a_missing_binary_is_a_configuration_error_naming_it(data_dir: Path) -> None:
+    with pytest.raises(ConfigurationError, match="no-such-redis-server"):
+        ensure_redis(data_dir, binary=data_dir.parent / "no-such-redis-server")
 
 
 # --- Redis: the shared server of a data directory ------------------------------------------
@@ -222,6 +235,23 @@ def test_a_socket_path_too_long_for_unix_falls_back_to_a_loopback_port(tmp_path:
         assert ensure_redis(deep) == url
     finally:
         stop_redis(deep)
+
+
+def test_a_stale_pid_file_naming_another_redis_server_is_not_mistaken_for_ours(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    url = ensure_redis(data_dir)
+    assert stop_redis(data_dir) is True
+    stranger = start_private_redis(tmp_path / "stranger")
+    try:
+        # As after a reboot: our pid file now names a live redis-server that is not ours.
+        (data_dir / "redis" / "redis.pid").write_text(f"{stranger.pid}\n")
+        assert ensure_redis(data_dir) == url
+        assert server_pid(url) != stranger.pid
+        assert stranger.pid is not None
+        assert pid_alive(stranger.pid)
+    finally:
+        stranger.stop()
 
 
 def test_a_data_directory_with_spaces_and_quotes_works(tmp_path: Path) -> None:
@@ -377,6 +407,39 @@ async def test_stop_postgres_stops_it_and_a_later_ensure_has_the_committed_rows(
     assert stop_postgres(data_dir) is False
     dsn = ensure_postgres(data_dir)
     assert await fetch(dsn, "SELECT n FROM kept") == 7
+
+
+async def test_a_socket_path_too_long_for_unix_makes_postgres_listen_on_loopback(
+    tmp_path: Path,
+) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    try:
+        dsn = ensure_postgres(deep)
+        assert dsn.startswith("postgresql://postgres@127.0.0.1:")
+        assert await fetch(dsn, "SHOW listen_addresses") == "127.0.0.1"
+        assert await fetch(dsn, "SHOW port") == dsn.rsplit(":", 1)[1].split("/")[0]
+        assert ensure_postgres(deep) == dsn
+    finally:
+        stop_postgres(deep)
+
+
+async def test_a_stale_postmaster_pid_naming_a_recycled_pid_does_not_block_a_start(
+    data_dir: Path,
+) -> None:
+    ensure_postgres(data_dir)
+    pid_file = data_dir / "postgres" / "data" / "postmaster.pid"
+    lines = pid_file.read_text().split("\n")
+    assert stop_postgres(data_dir) is True
+    # PostgreSQL only respects a live pid of its own account, so the stand-in runs as that account.
+    sleeper = await asyncio.create_subprocess_exec("sleep", "60", **run_as(service_user()))
+    try:
+        # As after a crash and a reboot: the old pid now belongs to an unrelated program.
+        pid_file.write_text("\n".join([str(sleeper.pid), *lines[1:]]))
+        dsn = ensure_postgres(data_dir)
+        assert await fetch(dsn, "SELECT 1") == 1
+    finally:
+        sleeper.kill()
+        await sleeper.wait()
 
 
 async def test_private_postgres_restarts_with_its_data_and_makes_databases_per_test(

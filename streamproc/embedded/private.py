@@ -22,28 +22,29 @@ from streamproc.embedded.postgres import (
     DATABASE,
     STARTUP_TIMEOUT,
     STOP_TIMEOUT,
-    PostgresLayout,
     Postmaster,
-    ServiceUser,
     create_database,
-    postgres_bin,
     postgres_dsn,
+    wait_ready,
+)
+from streamproc.embedded.postgres_cluster import (
+    PostgresLayout,
+    ServiceUser,
+    clear_stale_locks,
+    postgres_bin,
     prepare,
     run_as,
     service_user,
-    wait_ready,
     write_settings,
 )
 from streamproc.embedded.process import die_with_parent
-from streamproc.embedded.redis import (
+from streamproc.embedded.redis import find_redis_server, server_version, wait_for_ping
+from streamproc.embedded.redis_config import (
     AppendFsync,
     RedisLayout,
     choose_endpoint,
-    find_redis_server,
     redis_settings,
     render_redis_config,
-    server_version,
-    wait_for_ping,
 )
 
 
@@ -103,7 +104,7 @@ class PrivateRedis(_Child):
         timeout: float = STARTUP_TIMEOUT,
     ) -> None:
         super().__init__()
-        self.layout = RedisLayout(root)
+        self.layout = RedisLayout(root.absolute())
         self.binary = binary
         self.version = ""
         self._timeout = timeout
@@ -162,7 +163,7 @@ class PrivatePostgres(_Child):
 
     def __init__(self, root: Path, *, timeout: float = STARTUP_TIMEOUT) -> None:
         super().__init__()
-        self.layout = PostgresLayout(root)
+        self.layout = PostgresLayout(root.absolute())
         self._timeout = timeout
         self._user = service_user()
         self._postmaster: Postmaster | None = None
@@ -192,6 +193,7 @@ class PrivatePostgres(_Child):
         """Start the server (no-op if running), wait until ready, create ``streamproc``."""
         if self._alive():
             return
+        clear_stale_locks(self.layout)
         postgres = [str(postgres_bin() / "postgres"), "-D", str(self.layout.pgdata)]
         self._spawn(postgres, self.layout.log, signal.SIGINT, self._user)
         try:

@@ -20,30 +20,32 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote
 
 import redis
 
 from streamproc.embedded.locking import exclusive_lock
 from streamproc.embedded.process import (
-    free_port,
     log_tail,
     pid_alive,
     process_runs,
     read_pid,
     terminate,
-    unix_socket_fits,
     wait_until,
+)
+from streamproc.embedded.redis_config import (
+    RedisEndpoint,
+    RedisLayout,
+    choose_endpoint,
+    redis_settings,
+    render_redis_config,
 )
 from streamproc.errors import ConfigurationError
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
-AppendFsync = Literal["always", "everysec", "no"]
 _LOG_PID = re.compile(r"^(\d+):[A-Z] ", re.MULTILINE)
 _VERSION = re.compile(r"\bv=(\d+\.\d+\.\d+)")
 
@@ -96,103 +98,6 @@ def parse_binary_version(banner: str) -> str:
     return match.group(1)
 
 
-@dataclass(frozen=True)
-class RedisLayout:
-    """The files of one Redis server, all under ``root``."""
-
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        """The configuration file Redis is started with."""
-        return self.root / "redis.conf"
-
-    @property
-    def socket(self) -> Path:
-        """The Unix socket the server listens on when the path is short enough."""
-        return self.root / "redis.sock"
-
-    @property
-    def pidfile(self) -> Path:
-        """Where Redis writes its pid."""
-        return self.root / "redis.pid"
-
-    @property
-    def log(self) -> Path:
-        """Redis's log file (and the stderr of the launch)."""
-        return self.root / "redis.log"
-
-    @property
-    def url_file(self) -> Path:
-        """The URL of the running server, written once it answers PING."""
-        return self.root / "redis.url"
-
-    @property
-    def lock(self) -> Path:
-        """The lock held while checking, starting or stopping the server."""
-        return self.root / "lock"
-
-
-@dataclass(frozen=True)
-class RedisEndpoint:
-    """Where a server listens: a Unix socket, or a loopback TCP port when ``socket`` is None."""
-
-    socket: Path | None
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        """The redis-py URL (``unix:///path`` or ``redis://127.0.0.1:port/0``)."""
-        if self.socket is not None:
-            return f"unix://{quote(str(self.socket))}"
-        return f"redis://127.0.0.1:{self.port}/0"
-
-
-def choose_endpoint(layout: RedisLayout) -> RedisEndpoint:
-    """The layout's Unix socket if its path fits in a socket address, else a free loopback port."""
-    socket_path = layout.socket.absolute()
-    if unix_socket_fits(socket_path):
-        return RedisEndpoint(socket_path)
-    return RedisEndpoint(None, free_port())
-
-
-def redis_settings(
-    layout: RedisLayout,
-    endpoint: RedisEndpoint,
-    *,
-    daemonize: bool,
-    appendonly: bool = True,
-    appendfsync: AppendFsync = "everysec",
-) -> dict[str, str]:
-    """The configuration directives of an embedded server, in order."""
-    if appendfsync not in ("always", "everysec", "no"):
-        raise ConfigurationError(f"appendfsync must be always, everysec or no, not {appendfsync!r}")
-    settings = {
-        "daemonize": "yes" if daemonize else "no",
-        "dir": str(layout.root.absolute()),
-        "pidfile": str(layout.pidfile.absolute()),
-        "logfile": str(layout.log.absolute()),
-        "appendonly": "yes" if appendonly else "no",
-        "appendfsync": appendfsync,
-        "save": "",  # no RDB snapshots: the AOF is the durable copy
-        "maxmemory-policy": "noeviction",  # a queue must fail loudly, never drop entries
-        "protected-mode": "yes",
-    }
-    if endpoint.socket is not None:
-        return settings | {"port": "0", "unixsocket": str(endpoint.socket), "unixsocketperm": "700"}
-    return settings | {"port": str(endpoint.port), "bind": "127.0.0.1"}
-
-
-def render_redis_config(settings: Mapping[str, str]) -> str:
-    """A redis.conf with every value double-quoted, so paths may hold spaces or quotes."""
-    return "".join(f"{name} {_quote(value)}\n" for name, value in settings.items())
-
-
-def _quote(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
 def daemon_pid_from_log(text: str, launcher_pid: int) -> int | None:
     """The daemonized server's pid: the first pid in the log lines that is not the launcher's."""
     for match in _LOG_PID.finditer(text):
@@ -243,7 +148,7 @@ def ensure_redis(
     exclusive lock makes concurrent callers get one server. Raises
     ``ConfigurationError`` if no binary exists or the server does not start.
     """
-    layout = RedisLayout(data_dir / "redis")
+    layout = RedisLayout(data_dir.absolute() / "redis")
     with exclusive_lock(layout.lock):
         url = _running_url(layout, timeout)
         if url is None:
@@ -252,35 +157,64 @@ def ensure_redis(
 
 
 def _running_url(layout: RedisLayout, timeout: float) -> str | None:
-    pid = read_pid(layout.pidfile)
-    if pid is None or not process_runs(pid, "redis-server") or not layout.url_file.exists():
+    pid = running_pid(layout)
+    if pid is None:
         return None
     url = layout.url_file.read_text().strip()
     wait_for_ping(url, layout, lambda: pid_alive(pid), timeout)
     return url
 
 
+def running_pid(layout: RedisLayout) -> int | None:
+    """The pid of the server of ``layout``, if one runs (its title names our address)."""
+    pid = read_pid(layout.pidfile)
+    try:
+        endpoint = RedisEndpoint.from_url(layout.url_file.read_text().strip())
+    except OSError:
+        return None
+    if pid is None or not process_runs(pid, endpoint.title):
+        return None
+    return pid
+
+
 def _start_daemon(layout: RedisLayout, binary: Path, timeout: float) -> str:
     endpoint = choose_endpoint(layout)
-    layout.url_file.unlink(missing_ok=True)
+    # Written before the launch, so a server whose starter crashed is still found and reused.
+    layout.url_file.write_text(endpoint.url)
     layout.config.write_text(render_redis_config(redis_settings(layout, endpoint, daemonize=True)))
     offset = layout.log.stat().st_size if layout.log.exists() else 0
-    with layout.log.open("ab") as log:
-        launcher = subprocess.Popen(
-            [str(binary), str(layout.config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
-        )
-    # The launcher forks the daemon and exits at once (or fails on a bad configuration).
-    launcher.wait(timeout)
+    launcher = _daemonize(layout, binary, timeout)
 
     def alive() -> bool:
         with layout.log.open("rb") as log:
             log.seek(offset)
-            daemon = daemon_pid_from_log(log.read().decode(errors="replace"), launcher.pid)
-        return launcher.returncode == 0 and (daemon is None or pid_alive(daemon))
+            daemon = daemon_pid_from_log(log.read().decode(errors="replace"), launcher)
+        return daemon is None or pid_alive(daemon)
 
     wait_for_ping(endpoint.url, layout, alive, timeout)
-    layout.url_file.write_text(endpoint.url)
     return endpoint.url
+
+
+def _daemonize(layout: RedisLayout, binary: Path, timeout: float) -> int:
+    """Run redis-server, which forks the daemon and exits; return the launcher's pid."""
+    try:
+        with layout.log.open("ab") as log:
+            launcher = subprocess.Popen(
+                [str(binary), str(layout.config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot run redis-server {binary}: {exc}") from exc
+    try:
+        code = launcher.wait(timeout)
+    except subprocess.TimeoutExpired:
+        launcher.kill()
+        code = launcher.wait()
+    if code != 0:  # a configuration error, reported before the fork
+        raise ConfigurationError(
+            f"{binary} refused {layout.config} (exit {code}); see {layout.log}. "
+            f"Last log lines:\n{log_tail(layout.log)}"
+        )
+    return launcher.pid
 
 
 def stop_redis(data_dir: Path, *, timeout: float = STOP_TIMEOUT) -> bool:
@@ -289,11 +223,10 @@ def stop_redis(data_dir: Path, *, timeout: float = STOP_TIMEOUT) -> bool:
     SIGTERM makes Redis flush the AOF and exit cleanly; a server still alive
     after ``timeout`` seconds is killed.
     """
-    layout = RedisLayout(data_dir / "redis")
+    layout = RedisLayout(data_dir.absolute() / "redis")
     with exclusive_lock(layout.lock):
-        pid = read_pid(layout.pidfile)
-        layout.url_file.unlink(missing_ok=True)
-        if pid is None or not process_runs(pid, "redis-server"):
+        pid = running_pid(layout)
+        if pid is None:
             return False
         terminate(pid, signal.SIGTERM, timeout)
         return True
