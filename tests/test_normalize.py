@@ -15,6 +15,12 @@ SAME_KEY = [
     (T.ORGANIZATION, ["Acme Corp.", "ACME Corporation", "Acme, Inc.", "The Acme Company"], "acme"),
     (T.ORGANIZATION, ["Smith & Jones LLP", "Smith and Jones, L.L.P."], "smith and jones"),
     (T.ORGANIZATION, ["Widget Co., Ltd.", "Widget Limited"], "widget"),
+    (T.PARTY, ["Standard Ins. Co.", "Standard Insurance Company"], "standard insurance"),
+    (
+        T.ORGANIZATION,
+        ["Natl. Assn. of Widget Mfrs.", "National Association of Widget Mfrs"],
+        "national association of widget mfrs",
+    ),
     (T.PARTY, ["Acme Widget Co., et al.", "ACME WIDGET COMPANY"], "acme widget"),
     (T.PARTY, ["United States of America", "U.S.", "USA", "United States"], "united states"),
     (T.LAW_FIRM, ["Doe Law Firm, PLLC", "Doe Law Firm P.L.L.C."], "doe law firm"),
@@ -35,7 +41,11 @@ SAME_KEY = [
         ],
         "northern district of illinois",
     ),
-    (T.COURT, ["S.D.N.Y.", "S.D. N.Y.", "Southern District of New York"], "southern district of new york"),
+    (
+        T.COURT,
+        ["S.D.N.Y.", "S.D. N.Y.", "Southern District of New York"],
+        "southern district of new york",
+    ),
     (T.COURT, ["D. Mass.", "District of Massachusetts"], "district of massachusetts"),
     (T.COURT, ["D.D.C.", "District of Columbia"], "district of columbia"),
     (T.COURT, ["M.D. Fla.", "Middle District of Florida"], "middle district of florida"),
@@ -146,14 +156,12 @@ def test_docket_number_keeps_the_judges_initials_apart() -> None:
     assert split_docket_number("No. 11-889") == ("11-889", "")
 
 
-LEGALISH = st.lists(
-    st.sampled_from(
-        list("abcdefghijklmnopqrstuvwxyzACJNSUV0123456789 .,;:&'’-§$€()/#")
-        + ["Inc.", "Corp", "L.L.C.", "The ", " v. ", "Hon. ", "Judge ", "Esq.", "Jr.", "N.D. ",
-           "Ill.", "Cir.", "No. ", "U.S.", " million", "Dec. ", "2020", "et al.", "ß", "ﬁ", "İ"]
-    ),
-    max_size=20,
-).map("".join)  # fmt: skip
+PIECES = [
+    *"abcdefghijklmnopqrstuvwxyzACJNSUV0123456789 .,;:&'’-§$€()/#",
+    *["Inc.", "Corp", "L.L.C.", "The ", " v. ", "Hon. ", "Judge ", "Esq.", "Jr.", "N.D. "],
+    *["Ill.", "Cir.", "No. ", "U.S.", " million", "Dec. ", "2020", "et al.", "ß", "ﬁ", "İ"],
+]
+LEGALISH = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
 
 
 @settings(max_examples=300)

@@ -10,8 +10,9 @@ How a key matches, by type:
 
 - docket numbers, citations, statutes, dates, money: exactly, or not at all
   (their keys are already canonical; "347 us 483" is not near "347 us 488").
-- people (person, judge, attorney): the surnames agree (allowing OCR-sized
-  typos), any generation ("jr") agrees, and the given names are compatible
+- people (person, judge, attorney): the surnames agree (names longer than
+  five letters may differ by an OCR-sized slip: ratio >= 85), any
+  generation ("jr") agrees, and the given names are compatible
   -- equal, near-equal, or one an initial of the other ("j" ~ "john"),
   middle names optional.  A match that rests on an initial, a missing
   middle name or a missing generation counts only when it is the sole
@@ -149,7 +150,7 @@ def _person_fit(first: list[str], second: list[str], surname_alone: bool) -> str
     """ "strong" if two people's names fit word for word, "weak" if only loosely, else None."""
     (given_a, surname_a, generation_a) = _person_parts(first)
     (given_b, surname_b, generation_b) = _person_parts(second)
-    if not surname_a or not surname_b or fuzz.ratio(surname_a, surname_b) < _DEFAULT_THRESHOLD:
+    if not surname_a or not surname_b or not _near(surname_a, surname_b):
         return None
     if generation_a and generation_b and generation_a != generation_b:
         return None
@@ -173,8 +174,15 @@ def _person_parts(words: list[str]) -> tuple[list[str], str, str]:
     return names[:-1], names[-1] if names else "", generation
 
 
+def _near(first: str, second: str) -> bool:
+    """Equal, or long enough for an OCR slip to leave them merely similar."""
+    return first == second or (
+        min(len(first), len(second)) > 5 and fuzz.ratio(first, second) >= _NEAR
+    )
+
+
 def _given_fit(first: str, second: str) -> str | None:
-    if first == second or (min(len(first), len(second)) > 3 and fuzz.ratio(first, second) >= _NEAR):
+    if _near(first, second):
         return "strong"
     if (len(first) == 1 or len(second) == 1) and first[0] == second[0]:
         return "weak"

@@ -31,6 +31,15 @@ _MULTIWORD_SUFFIXES = (
     ("professional", "association"),
     ("et", "al"),
 )
+# Abbreviations common in company and agency names, spelled out so that "Standard Ins.
+# Co." and "Standard Insurance Company" agree.
+_ORGANIZATION_WORDS = {
+    "natl": "national", "intl": "international", "assn": "association",
+    "assoc": "association", "dept": "department", "univ": "university",
+    "bros": "brothers", "mfg": "manufacturing", "ins": "insurance", "svcs": "services",
+    "svc": "service", "mgmt": "management", "hldgs": "holdings", "govt": "government",
+    "commn": "commission", "ctr": "center", "fed": "federal",
+}  # fmt: skip
 _ORGANIZATION_ALIASES = {
     "united states of america": "united states",
     "usa": "united states",
@@ -78,7 +87,7 @@ def _drop_generation(words: list[str]) -> list[str]:
 
 def organization_key(text: str) -> str:
     """ "The Acme Widget Co., L.L.C., et al." -> "acme widget"; "A & B" -> "a and b"."""
-    words = join_letters(tokens(text))
+    words = [_ORGANIZATION_WORDS.get(word, word) for word in join_letters(tokens(text))]
     while len(words) > 1 and words[0] == "the":
         del words[0]
     while len(words) > 1 and (cut := _suffix_length(words)):
