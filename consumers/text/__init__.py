@@ -1,0 +1,24 @@
+"""Turning the bytes of a legal document into the text of its pages.
+
+``sniff`` tells the format from the bytes; ``extract_pages`` reads a PDF's
+text layer (OCR-ing scanned pages with tesseract), a DOCX, HTML, XML, plain
+text or an image, and refuses everything else with a ``PermanentError`` that
+says what to do.  ``Limits`` bounds the bytes, pages, pixels and OCR time one
+document may cost.
+"""
+
+from __future__ import annotations
+
+from consumers.text.extract import extract_pages, read_document
+from consumers.text.limits import Limits
+from consumers.text.ocr import require_tesseract
+from consumers.text.sniff import DocumentKind, sniff
+
+__all__ = [
+    "DocumentKind",
+    "Limits",
+    "extract_pages",
+    "read_document",
+    "require_tesseract",
+    "sniff",
+]
