@@ -88,7 +88,7 @@ def chunk_text(
     Consecutive chunks share at most ``overlap`` characters.  A chunk's
     ``pages`` are the numbers of the pages whose span it intersects; a chunk
     lying wholly between pages (in a separator) belongs to the last page
-    starting at or before it.  Raises ``ValueError`` unless
+    starting at or before it; with no page spans, ``pages`` is empty.  Raises ``ValueError`` unless
     ``0 <= overlap < size``, or if the page spans are out of order or outside
     the text.
     """

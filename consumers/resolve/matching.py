@@ -96,20 +96,17 @@ def best_match(entity_type: EntityType, key: str, candidates: Iterable[Candidate
         return _best_person(key, pool, surname_alone=entity_type is EntityType.JUDGE)
     threshold = _THRESHOLDS.get(entity_type, _DEFAULT_THRESHOLD)
     court = entity_type is EntityType.COURT
+    wanted = _exact_words(key, court=court)
     scored = [
         (fuzz.token_sort_ratio(key, candidate_key), entity_id)
         for candidate_key, entity_id in pool
-        if _same_exact_words(key, candidate_key, court=court)
+        if _exact_words(candidate_key, court=court) == wanted
     ]
     return _unique_best([(score, i) for score, i in scored if score >= threshold])
 
 
-def _same_exact_words(first: str, second: str, *, court: bool) -> bool:
-    """Whether the words that must not be fuzzy agree (short, with digits, court words)."""
-    return _exact_words(first, court=court) == _exact_words(second, court=court)
-
-
 def _exact_words(key: str, *, court: bool) -> list[str]:
+    """The words that must not be fuzzy: short ones, ones with digits, court words."""
     return sorted(
         word
         for word in key.split()
