@@ -1,7 +1,7 @@
 """The embedded servers: real redis-server and PostgreSQL processes in temporary directories.
 
 Every server here listens on a Unix socket (or a loopback port) of its own
-under tmp_path, never on the machine's 6379/5432 servers, and every test
+under temporary directories, never on the machine's 6379/5432 servers, and every test
 stops what it started.
 """
 
@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -47,9 +48,23 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
+def scratch() -> Iterator[Path]:
+    """A directory outside pytest's base temp, removed after the test.
+
+    Run as root, PostgreSQL runs as another account that must traverse every
+    ancestor of its cluster, and each pytest session that starts makes
+    ``pytest-of-<user>`` private again (0700), which would cut off a server
+    being set up by a concurrent session.
+    """
+    path = Path(tempfile.mkdtemp(prefix="streamproc-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def data_dir(scratch: Path) -> Iterator[Path]:
     """A data directory whose shared servers are stopped after the test."""
-    path = tmp_path / "data"
+    path = scratch / "data"
     yield path
     stop_redis(path)
     stop_postgres(path)
@@ -327,13 +342,13 @@ def test_private_redis_killed_mid_run_recovers_fsynced_writes_from_the_aof(tmp_p
         server.stop()
 
 
-def test_private_servers_die_when_the_process_that_started_them_dies(tmp_path: Path) -> None:
+def test_private_servers_die_when_the_process_that_started_them_dies(scratch: Path) -> None:
     code = f"""
         import os
         from pathlib import Path
         from streamproc.embedded import start_private_postgres, start_private_redis
-        r = start_private_redis(Path({str(tmp_path / "r")!r}))
-        p = start_private_postgres(Path({str(tmp_path / "p")!r}))
+        r = start_private_redis(Path({str(scratch / "r")!r}))
+        p = start_private_postgres(Path({str(scratch / "p")!r}))
         print(r.pid, p.pid, flush=True)
         os.kill(os.getpid(), 9)
     """
@@ -410,9 +425,9 @@ async def test_stop_postgres_stops_it_and_a_later_ensure_has_the_committed_rows(
 
 
 async def test_a_socket_path_too_long_for_unix_makes_postgres_listen_on_loopback(
-    tmp_path: Path,
+    scratch: Path,
 ) -> None:
-    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep = scratch / ("d" * 60) / ("e" * 60)
     try:
         dsn = ensure_postgres(deep)
         assert dsn.startswith("postgresql://postgres@127.0.0.1:")
@@ -443,9 +458,9 @@ async def test_a_stale_postmaster_pid_naming_a_recycled_pid_does_not_block_a_sta
 
 
 async def test_private_postgres_restarts_with_its_data_and_makes_databases_per_test(
-    tmp_path: Path,
+    scratch: Path,
 ) -> None:
-    server = start_private_postgres(tmp_path / "p")
+    server = start_private_postgres(scratch / "p")
     try:
         await fetch(server.dsn, "CREATE TABLE t AS SELECT 5 AS n")
         other = server.create_database("test_one")

@@ -141,8 +141,8 @@ class PrivateRedis(_Child):
         self._halt(signal.SIGTERM)
 
     def kill(self) -> None:
-        """Crash the server (SIGKILL); under ``everysec`` the last second of writes may be lost."""
-        self._halt(signal.SIGKILL)
+        """Crash the server and any AOF-rewrite child (SIGKILL); ``everysec`` may lose a second."""
+        self._halt(signal.SIGKILL, group=True)
 
     def restart(self) -> None:
         """Stop and start again on the same address; data survives through the AOF."""
