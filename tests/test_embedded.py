@@ -392,6 +392,7 @@ async def test_ensure_postgres_returns_a_dsn_asyncpg_connects_to(data_dir: Path)
     assert await fetch(dsn, "SELECT current_database()") == "streamproc"
     assert await fetch(dsn, "SHOW server_encoding") == "UTF8"
     assert await fetch(dsn, "SHOW listen_addresses") == ""  # socket only: no TCP port opened
+    assert await fetch(dsn, "SHOW max_connections") == "100"
 
 
 async def test_ensure_postgres_from_another_process_reuses_the_server(data_dir: Path) -> None:

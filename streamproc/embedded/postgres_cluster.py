@@ -75,15 +75,19 @@ class ServiceUser:
 
 
 def postgres_settings(layout: PostgresLayout) -> dict[str, str]:
-    """Where the server listens: its cluster directory's socket, or a free loopback port."""
+    """Where the server listens (its cluster directory's socket, or a free loopback port),
+    and a fixed connection limit."""
+    # initdb sizes max_connections by probing shared memory and picks as few as 20 on a busy
+    # machine; a supervisor's workers each hold a pool, so the limit is set here instead.
+    settings = {"max_connections": "100"}
     socket_dir = layout.pgdata.absolute()
     if unix_socket_fits(socket_dir / f".s.PGSQL.{DEFAULT_PORT}"):
-        return {
+        return settings | {
             "listen_addresses": "",
             "port": str(DEFAULT_PORT),
             "unix_socket_directories": str(socket_dir),
         }
-    return {
+    return settings | {
         "listen_addresses": "127.0.0.1",
         "port": str(free_port()),
         "unix_socket_directories": "",
