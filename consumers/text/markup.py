@@ -120,18 +120,21 @@ def _xml_text(root: etree._Element) -> str:
     mixed = _mixed_content_parents(root)
     writer = TextWriter()
     walker = etree.iterwalk(root, events=("start", "end"))
+    # Whether each open element sits inside running text; inside running text, all is inline.
+    inline: list[bool] = [False]
     for event, element in walker:
         dropped = not isinstance(element.tag, str) or _local_name(element) in _XML_DROPPED
-        block = not dropped and element.getparent() not in mixed
         if event == "start":
             if dropped:
                 walker.skip_subtree()
+                inline.append(True)
                 continue
-            if block:
+            inline.append(inline[-1] or element.getparent() in mixed)
+            if not inline[-1]:
                 writer.paragraph_break()
             writer.text(element.text)
             continue
-        if block:
+        if not inline.pop():
             writer.paragraph_break()
         writer.text(element.tail)
     return writer.getvalue()
