@@ -3,34 +3,44 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 # PDFium marks a hyphen it judged to end a line with U+FFFE; the glyph was
 # printed, so it is a hyphen.  A soft hyphen in a PDF text layer was drawn too.
-_PDF_GLYPHS = str.maketrans({"\ufffe": "-", "\u00ad": "-"})
-_TRANSLATION = str.maketrans(
-    {
-        "\u00ad": None,  # elsewhere a soft hyphen is invisible
-        "\ufb00": "ff",
-        "\ufb01": "fi",
-        "\ufb02": "fl",
-        "\ufb03": "ffi",
-        "\ufb04": "ffl",
-        "\ufb05": "st",
-        "\ufb06": "st",
-        "\uf0b7": "•",  # the bullet of the Symbol font, in its private-use slot
-        "\u00a0": " ",
-        "\u2028": "\n",
-        "\u2029": "\n\n",
-        "\x0b": "\n",
-        "\ufeff": None,
-        "\x00": None,
-    }
-)
-_ODD_SPACES = re.compile(r"[\u2000-\u200a\u202f\u205f\u3000]")
-_CONTROLS = re.compile(r"[\x01-\x08\x0e-\x1f\x7f]")
+_PDF_GLYPHS = {"\ufffe": "-", "\u00ad": "-"}
+_REPLACEMENTS = {
+    "\u00ad": "",  # elsewhere a soft hyphen is invisible
+    "\ufb00": "ff",
+    "\ufb01": "fi",
+    "\ufb02": "fl",
+    "\ufb03": "ffi",
+    "\ufb04": "ffl",
+    "\ufb05": "st",
+    "\ufb06": "st",
+    "\uf0b7": "•",  # the bullet of the Symbol font, in its private-use slot
+    "\u2028": "\n",
+    "\u2029": "\n\n",
+    "\x0b": "\n",
+    "\ufeff": "",
+    **{chr(code): " " for code in (0xA0, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)},
+    **{chr(code): "" for code in (*range(0x09), *range(0x0E, 0x20), 0x7F)},
+}
+
+
+def _substitution(table: dict[str, str]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(char) for char in table) + "]")
+
+
+# Regex substitution touches only the rare characters it matches, unlike str.translate.
+_PDF_GLYPH_PATTERN = _substitution(_PDF_GLYPHS)
+_REPLACEMENT_PATTERN = _substitution(_REPLACEMENTS)
 _TRAILING = re.compile(r"[ \t]+\n")
 _BLANK_RUN = re.compile(r"\n{3,}")
+_WHITESPACE = re.compile(r"\s+")
+_LETTERS_AND_DIGITS = re.compile(r"[^\W_]+")
+# Replacement characters, private-use code points, C0/C1 controls and lone surrogates.
+_BAD_GLYPHS = re.compile(
+    "[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]+"
+)
 
 
 def normalize_newlines(text: str) -> str:
@@ -45,21 +55,23 @@ def tidy(text: str) -> str:
     empty line; leading indentation is kept because it carries layout (block
     quotes, numbered clauses).  Form feeds must already have been split off.
     """
-    text = normalize_newlines(text).translate(_TRANSLATION)
-    text = _ODD_SPACES.sub(" ", text)
-    text = _CONTROLS.sub("", text)
+    text = _REPLACEMENT_PATTERN.sub(_replace, normalize_newlines(text))
     text = _TRAILING.sub("\n", text + "\n")
     return _BLANK_RUN.sub("\n\n", text).strip("\n")
 
 
+def _replace(found: re.Match[str]) -> str:
+    return _REPLACEMENTS[found.group()]
+
+
 def tidy_pdf_text(text: str) -> str:
     """``tidy`` for a PDF text layer, where hyphen markers stand for printed hyphens."""
-    return tidy(text.translate(_PDF_GLYPHS))
+    return tidy(_PDF_GLYPH_PATTERN.sub(lambda found: _PDF_GLYPHS[found.group()], text))
 
 
 def visible_chars(text: str) -> int:
     """Count the characters of ``text`` that are not whitespace."""
-    return len(text) - sum(1 for char in text if char.isspace())
+    return len(text) - sum(map(len, _WHITESPACE.findall(text)))
 
 
 def is_garbled(text: str) -> bool:
@@ -68,13 +80,9 @@ def is_garbled(text: str) -> bool:
     Fonts without a Unicode map come out as runs of punctuation or private-use
     code points; real text, even a table of figures, is mostly letters and digits.
     """
-    glyphs = [char for char in text if not char.isspace()]
+    glyphs = visible_chars(text)
     if not glyphs:
         return True
-    bad = sum(1 for char in glyphs if _is_bad_glyph(char))
-    alnum = sum(1 for char in glyphs if char.isalnum())
-    return bad > len(glyphs) * 0.1 or alnum < len(glyphs) * 0.5
-
-
-def _is_bad_glyph(char: str) -> bool:
-    return char == "\ufffd" or unicodedata.category(char) in {"Co", "Cn", "Cc", "Cs"}
+    bad = sum(map(len, _BAD_GLYPHS.findall(text)))
+    alnum = sum(map(len, _LETTERS_AND_DIGITS.findall(text)))
+    return bad > glyphs * 0.1 or alnum < glyphs * 0.5
