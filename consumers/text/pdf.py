@@ -4,11 +4,13 @@ PDFium is not thread-safe, so every PDFium call happens under one process-wide
 lock; OCR, the slow part, runs outside it, so a thread pool still overlaps the
 OCR of several documents.  A process pool needs no lock at all.
 
-Text drawn invisibly (render mode 3, how OCR layers are stored) and text
-covered by other objects are both kept, exactly as a reader's copy-and-paste or
-search would find them: dropping invisible text would discard every OCR layer,
-and deciding what another object hides is a redaction audit, not text
-extraction.  Redacted PDFs must be flattened before they are submitted.
+Text drawn invisibly (render mode 3, how OCR layers are stored) and text that
+other drawing hides are both kept, exactly as copy-and-paste or search finds
+them: dropping invisible text would discard every OCR layer, and deciding what
+the drawing hides is a redaction audit, not text extraction.  The text layer
+still beats OCR for a born-digital page that hides a stray glyph or two, since
+OCR makes more errors than that.  Redacted PDFs must be flattened before they
+are submitted.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from consumers.text.ocr import recognize
 from consumers.text.survey import needs_ocr, survey_page
 from streamproc.errors import PermanentError
 
+#: Held around every PDFium call in this process; PDFium has global state.
 PDFIUM_LOCK = threading.RLock()
 _POINTS_PER_INCH = 72
 
