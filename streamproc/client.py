@@ -72,7 +72,9 @@ class Client:
         total = await self.seal(batch) if seal else queued
         return Submission(batch, queued, total)
 
-    async def _enqueue(self, stage: str, batch: str, docs: list[tuple[str, Sequence[str | bytes]]]) -> int:
+    async def _enqueue(
+        self, stage: str, batch: str, docs: list[tuple[str, Sequence[str | bytes]]]
+    ) -> int:
         call = self.scripts.enqueue(stage=stage, batch=batch, docs=docs, now=envelope.now_ms())
         return int(await self.scripts.call(call))
 
@@ -89,7 +91,9 @@ class Client:
         raw, states = await pipe.execute()
         if not raw:
             return None
-        counters = {k.decode(): int(v) for k, v in raw.items() if v.isdigit() and not k.endswith(b"_at")}
+        counters = {
+            k.decode(): int(v) for k, v in raw.items() if v.isdigit() and not k.endswith(b"_at")
+        }
         total = counters.pop("total", None)
         return BatchStatus(
             batch=batch, total=total, done=counters.get("done", 0),

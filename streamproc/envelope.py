@@ -87,7 +87,9 @@ def _int(fields: Fields, name: bytes, eid: str) -> int:
         raise InvalidMessage(f"stream entry {eid}: field {name!r} is not an integer") from None
 
 
-def encode(env: Envelope, *, payload: bytes | None = None, attempt: int | None = None) -> list[str | bytes]:
+def encode(
+    env: Envelope, *, payload: bytes | None = None, attempt: int | None = None
+) -> list[str | bytes]:
     """Field/value list for XADD of ``env``, optionally with a new payload or attempt."""
     fields: list[str | bytes] = [
         "d", env.doc, "b", env.batch,

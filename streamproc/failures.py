@@ -71,7 +71,14 @@ def error_fields(exc: BaseException) -> list[str]:
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
     tail = "".join(tb).splitlines()[-TRACEBACK_LINES:]
     message = str(exc) or repr(exc)
-    return ["error_class", type(exc).__name__, "error", message[:2000], "traceback", "\n".join(tail)]
+    return [
+        "error_class",
+        type(exc).__name__,
+        "error",
+        message[:2000],
+        "traceback",
+        "\n".join(tail),
+    ]
 
 
 def _http_status(exc: BaseException) -> int | None:

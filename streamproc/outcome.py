@@ -63,7 +63,9 @@ def plan_flush(
     for i in range(0, len(done), HANDOFF_CHUNK):
         part = done[i : i + HANDOFF_CHUNK]
         items = [_finished(o, next_stage) for o in part]
-        calls.append(scripts.handoff(stage=stage, next_stage=next_stage, group=group, items=items, now=now))
+        calls.append(
+            scripts.handoff(stage=stage, next_stage=next_stage, group=group, items=items, now=now)
+        )
         covers.append(part)
     for o in outcomes:
         if o.kind is Kind.DEAD:

@@ -33,6 +33,10 @@ from streamproc.stage import Context, Defer, Stage
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 LEASE_CHUNK = 1000
+# An entry reclaimed after this many deliveries is a suspect: its consumers
+# died twice while it was in flight. It then runs alone (quarantine), so a
+# message that kills its process stops taking innocent messages with it.
+SUSPECT_AFTER = 2
 
 
 class StageRunner:
@@ -54,13 +58,17 @@ class StageRunner:
         self.last_read = "0-0"
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
+        self.suspects: collections.deque[tuple[str, Fields, int]] = collections.deque()
+        self._suspect_waiting = asyncio.Event()
+        self._reading = asyncio.Event()
+        self._reading.set()
         self.metrics = StageMetrics.bind(stage.name)
         self.log = get_logger(stage=stage.name, consumer=rt.consumer)
 
     @property
     def quiet(self) -> bool:
         """Nothing in flight, nothing to flush, and the last read found nothing."""
-        return self.idle and not self.inflight and not self.outbox
+        return self.idle and not self.inflight and not self.outbox and not self.suspects
 
     async def ensure_group(self, start: str = "0") -> None:
         """Create the consumer group (and stream) if missing; new groups read the backlog."""
@@ -77,7 +85,11 @@ class StageRunner:
         last one read) re-delivers what this worker had not finished, without
         replaying the stream's whole history into the next stage.
         """
-        start = stream_ids.before(stream_ids.oldest(list(self.inflight))) if self.inflight else self.last_read
+        start = (
+            stream_ids.before(stream_ids.oldest(list(self.inflight)))
+            if self.inflight
+            else self.last_read
+        )
         self.log.warning("group_missing_recreated", group=self.group, start=start)
         await self.ensure_group(start)
 
@@ -86,6 +98,7 @@ class StageRunner:
     async def read_loop(self, block_ms: int) -> None:
         """Read new entries until the worker stops, keeping in-flight work bounded."""
         while not self.rt.stopping.is_set():
+            await self._reading.wait()
             free = self.limit - len(self.inflight)
             if free <= 0:
                 self._space.clear()
@@ -180,7 +193,7 @@ class StageRunner:
 
     async def flush_loop(self) -> None:
         """Send finished messages to Redis whenever there are some."""
-        while True:
+        while not self.rt.halted.is_set():
             await self._wake.wait()
             self._wake.clear()
             await self.flush()
@@ -245,7 +258,7 @@ class StageRunner:
     async def lease_loop(self) -> None:
         """Keep the entries this process is working on from being reclaimed."""
         s = self.rt.settings
-        while True:
+        while not self.rt.halted.is_set():
             await asyncio.sleep(s.lease_interval)
             cutoff = time.monotonic() - s.max_lease
             ids = [mid for mid, since in self.inflight.items() if since > cutoff]
@@ -273,7 +286,7 @@ class StageRunner:
         cursor = "0-0"
         while not await self.rt.sleep(interval):
             free = self.limit - len(self.inflight)
-            if free > 0:
+            if free > 0 and not self.suspects:
                 cursor = await self.reclaim_once(cursor, min(free, 100))
 
     async def reclaim_once(self, cursor: str, count: int) -> str:
@@ -310,8 +323,33 @@ class StageRunner:
             n = counts.get(mid, 1)
             if n > limit:
                 self._poison(mid, fields, n, limit)
+            elif n > SUSPECT_AFTER:
+                self.inflight[mid] = time.monotonic()  # keeps its lease while it waits
+                self.suspects.append((mid, fields, n))
+                self._suspect_waiting.set()
             else:
                 self.start(mid, fields, n)
+
+    async def quarantine_loop(self) -> None:
+        """Run suspect entries one at a time, with nothing else in flight here."""
+        while not self.rt.halted.is_set():
+            await self._suspect_waiting.wait()
+            self._suspect_waiting.clear()
+            self._reading.clear()
+            try:
+                while self.suspects:
+                    await self._run_alone(*self.suspects.popleft())
+            finally:
+                self._reading.set()
+
+    async def _run_alone(self, mid: str, fields: Fields, deliveries: int) -> None:
+        while self.tasks or self.outbox:
+            await asyncio.sleep(0.01)
+        self.log.warning("suspect_running_alone", message_id=mid, deliveries=deliveries)
+        del self.inflight[mid]
+        self.start(mid, fields, deliveries)
+        while self.tasks or self.outbox:
+            await asyncio.sleep(0.01)
 
     async def _deliveries(self, ids: list[str]) -> dict[str, int]:
         ordered = sorted(ids, key=stream_ids.parse)
@@ -338,8 +376,12 @@ class StageRunner:
         self._wake.set()
 
     def wake_all(self) -> None:
-        """Unblock a reader waiting for space (used when stopping)."""
+        """Unblock every loop waiting on an event (used when stopping and halting)."""
         self._space.set()
+        self._reading.set()
+        if self.rt.halted.is_set():
+            self._wake.set()
+            self._suspect_waiting.set()
 
 
 def _dump(model: BaseModel) -> bytes:

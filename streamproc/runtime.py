@@ -1,4 +1,9 @@
-"""What every stage runner of one worker process shares."""
+"""What every stage runner of one worker process shares.
+
+``stopping`` is set when the worker begins to stop (no new reads);
+``halted`` when it has finished stopping, and every background loop checks it,
+because a cancellation can be swallowed inside a client library.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ class Runtime:
     settings: Settings
     consumer: str
     stopping: asyncio.Event
+    halted: asyncio.Event
     resources: Any = None
 
     async def sleep(self, seconds: float) -> bool:

@@ -141,7 +141,9 @@ class Scripts:
 
     def promote(self, *, stage: str, now: int, limit: int = 500) -> ScriptCall:
         """Move the stage's due delayed entries back into its stream."""
-        return ScriptCall("promote", [self.keys.delayed(stage), self.keys.stream(stage)], [now, limit])
+        return ScriptCall(
+            "promote", [self.keys.delayed(stage), self.keys.stream(stage)], [now, limit]
+        )
 
     def renew(self, *, stage: str, group: str, consumer: str, ids: Sequence[str]) -> ScriptCall:
         """Reset the idle time of those ``ids`` still pending for ``consumer``."""

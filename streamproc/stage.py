@@ -116,7 +116,9 @@ def load_pipeline(spec: str) -> Pipeline:
     try:
         obj = getattr(importlib.import_module(module_name), attr or "PIPELINE")
     except (ImportError, AttributeError) as exc:
-        raise ConfigurationError(f"cannot load pipeline {spec!r} (STREAMPROC_PIPELINE): {exc}") from exc
+        raise ConfigurationError(
+            f"cannot load pipeline {spec!r} (STREAMPROC_PIPELINE): {exc}"
+        ) from exc
     if callable(obj) and not isinstance(obj, Pipeline):
         obj = obj()
     if not isinstance(obj, Pipeline):

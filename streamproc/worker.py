@@ -58,9 +58,11 @@ class Worker:
         self.keys = Keys(settings.prefix)
         self.consumer = consumer or consumer_name()
         self.stopping = asyncio.Event()
+        self.halted = asyncio.Event()
         self.runners: list[StageRunner] = []
         self.log = get_logger(consumer=self.consumer)
         self._grace = settings.grace_period
+        self._limits: tuple[int | None, float | None] = (None, None)
 
     def stop(self, *, grace: float | None = None) -> None:
         """Begin a graceful stop; a second call with ``grace=0`` cancels at once."""
@@ -80,12 +82,24 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, handle)
 
-    async def run(self, *, drain: bool = False) -> Report:
-        """Run until stopped (or, with ``drain``, until there is nothing left to do)."""
+    async def run(
+        self,
+        *,
+        drain: bool = False,
+        max_messages: int | None = None,
+        max_rss_mb: float | None = None,
+    ) -> Report:
+        """Run until stopped (or, with ``drain``, until there is nothing left to do).
+
+        With ``max_messages`` or ``max_rss_mb`` the worker stops gracefully once
+        it has handled that many messages or grown that large, so that its
+        supervisor starts a fresh process (recycling).
+        """
+        self._limits = (max_messages, max_rss_mb)
         async with self.pipeline.lifespan(self.settings) as resources:
             rt = Runtime(
                 self.redis, Scripts(self.redis, self.keys), self.keys, self.settings,
-                self.consumer, self.stopping, resources,
+                self.consumer, self.stopping, self.halted, resources,
             )  # fmt: skip
             await rt.scripts.load()
             async with asyncio.TaskGroup() as tg:
@@ -101,9 +115,12 @@ class Worker:
         helpers = [tg.create_task(r.flush_loop()) for r in self.runners]
         helpers += [tg.create_task(r.lease_loop()) for r in self.runners]
         reclaimers = [tg.create_task(r.reclaim_loop()) for r in self.runners]
+        reclaimers += [tg.create_task(r.quarantine_loop()) for r in self.runners]
         helpers += [tg.create_task(self._promote_loop(rt)), tg.create_task(self._heartbeat_loop())]
         if drain:
             helpers.append(tg.create_task(self._drain_monitor()))
+        if any(limit is not None for limit in self._limits):
+            helpers.append(tg.create_task(self._recycle_monitor(*self._limits)))
         self.log.info("worker_started", stages=[s.name for s in self.stages], pid=os.getpid())
         await self.stopping.wait()
         await self._shutdown(readers, reclaimers, helpers)
@@ -125,13 +142,16 @@ class Worker:
         await asyncio.sleep(0)
         for r in self.runners:
             await r.flush()
+        self.halted.set()
+        for r in self.runners:
+            r.wake_all()
         for t in helpers:
             t.cancel()
         await self._forget_heartbeat()
         self.log.info("worker_stopped", left_pending=cancelled)
 
     async def _promote_loop(self, rt: Runtime) -> None:
-        while True:
+        while not self.halted.is_set():
             now = envelope.now_ms()
             calls = [rt.scripts.promote(stage=s.name, now=now) for s in self.stages]
             try:
@@ -143,7 +163,7 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         record = {"pid": os.getpid(), "host": socket.gethostname(),
                   "stages": [s.name for s in self.stages]}  # fmt: skip
-        while True:
+        while not self.halted.is_set():
             record["at"] = envelope.now_ms()
             try:
                 await self.redis.hset(self.keys.consumers, self.consumer, orjson.dumps(record))
@@ -157,8 +177,18 @@ class Worker:
         except REDIS_DOWN:
             pass
 
+    async def _recycle_monitor(self, max_messages: int | None, max_rss_mb: float | None) -> None:
+        while not self.stopping.is_set():
+            await asyncio.sleep(0.5)
+            handled = sum(sum(r.counts.values()) for r in self.runners)
+            rss = rss_mib()
+            if (max_messages and handled >= max_messages) or (max_rss_mb and rss >= max_rss_mb):
+                self.log.info("worker_recycling", handled=handled, rss_mib=round(rss, 1))
+                self.stop()
+                return
+
     async def _drain_monitor(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             await asyncio.sleep(DRAIN_POLL)
             if all(r.quiet for r in self.runners) and await self._redis_drained():
                 self.stop()
@@ -180,6 +210,18 @@ class Worker:
             if pending["pending"] or delayed or _undelivered(r.group, groups, info):
                 return False
         return not any(r.inflight or r.outbox for r in self.runners)
+
+
+def rss_mib() -> float:
+    """This process's resident set size in MiB (Linux; peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _undelivered(group: str, groups: list[dict[str, Any]], info: dict[str, Any]) -> bool:

@@ -32,7 +32,9 @@ def _private_redis(flavour: str, root: Path) -> PrivateRedis:
 
 
 @pytest.fixture(scope="session", params=REDIS_FLAVOURS)
-def redis_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+def redis_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrivateRedis]:
     """A private Redis server; tests using it run once against 6.2 and once against 7.x."""
     server = _private_redis(request.param, tmp_path_factory.mktemp(f"redis-{request.param}"))
     yield server

@@ -28,7 +28,9 @@ async def setup(redis: Redis, prefix: str) -> tuple[Scripts, Keys]:
 async def _deliver(redis: Redis, keys: Keys, stage: str, n: int, batch: str = "") -> list[str]:
     for i in range(n):
         env = envelope.fresh(f"doc{i}", batch, b"{}")
-        await redis.xadd(keys.stream(stage), dict(zip(*[iter(envelope.encode(env))] * 2, strict=True)))
+        await redis.xadd(
+            keys.stream(stage), dict(zip(*[iter(envelope.encode(env))] * 2, strict=True))
+        )
     resp = await redis.xreadgroup(GROUP, "c1", {keys.stream(stage): ">"}, count=n)
     return [eid.decode() for eid, _ in resp[0][1]]
 
@@ -60,7 +62,9 @@ async def test_handoff_twice_forwards_once(setup, redis: Redis) -> None:
     assert await redis.xlen(keys.stream("b")) == 1
 
 
-async def test_last_stage_handoff_counts_done_and_completes_the_batch_once(setup, redis: Redis) -> None:
+async def test_last_stage_handoff_counts_done_and_completes_the_batch_once(
+    setup, redis: Redis
+) -> None:
     scripts, keys = setup
     enqueue = scripts.enqueue(stage="a", batch="B", now=5,
                               docs=[(f"doc{i}", ["d", f"doc{i}", "b", "B", "p", "{}"]) for i in range(2)])  # fmt: skip
@@ -99,7 +103,9 @@ async def test_seal_of_a_batch_already_finished_completes_it(setup, redis: Redis
     assert await redis.xlen(keys.events) == 1
 
 
-async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_returns_it(setup, redis: Redis) -> None:
+async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_returns_it(
+    setup, redis: Redis
+) -> None:
     scripts, keys = setup
     ids = await _deliver(redis, keys, "a", 1, batch="B")
     retry = scripts.retry(stage="a", group=GROUP, id=ids[0], doc="doc0", batch="B",
@@ -117,9 +123,13 @@ async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_return
     assert await redis.zcard(keys.delayed("a")) == 0
 
 
-async def test_dead_letter_writes_the_entry_and_counts_the_document_failed(setup, redis: Redis) -> None:
+async def test_dead_letter_writes_the_entry_and_counts_the_document_failed(
+    setup, redis: Redis
+) -> None:
     scripts, keys = setup
-    await scripts.call(scripts.enqueue(stage="a", batch="B", docs=[("doc0", ["d", "doc0", "b", "B"])], now=1))
+    await scripts.call(
+        scripts.enqueue(stage="a", batch="B", docs=[("doc0", ["d", "doc0", "b", "B"])], now=1)
+    )
     await scripts.call(scripts.seal(batch="B", now=1))
     resp = await redis.xreadgroup(GROUP, "c1", {keys.stream("a"): ">"}, count=1)
     mid = resp[0][1][0][0].decode()

@@ -17,8 +17,12 @@ from streamproc.testing import Probe, chain, read_probe_log
 from streamproc.worker import Report, Worker
 
 
-async def drain(pipeline: Pipeline, settings: Settings, redis: Redis, workers: int = 1) -> list[Report]:
-    runs = [Worker(pipeline, pipeline.stages, settings, redis).run(drain=True) for _ in range(workers)]
+async def drain(
+    pipeline: Pipeline, settings: Settings, redis: Redis, workers: int = 1
+) -> list[Report]:
+    runs = [
+        Worker(pipeline, pipeline.stages, settings, redis).run(drain=True) for _ in range(workers)
+    ]
     async with asyncio.timeout(60):
         return list(await asyncio.gather(*runs))
 
@@ -34,7 +38,9 @@ async def dead_letters(redis: Redis, settings: Settings, stage: str) -> list[dic
     return [{k.decode(): v.decode() for k, v in f.items()} for _, f in entries]
 
 
-async def test_three_stage_noop_pipeline_drains_end_to_end(settings: Settings, redis: Redis) -> None:
+async def test_three_stage_noop_pipeline_drains_end_to_end(
+    settings: Settings, redis: Redis
+) -> None:
     client = await submit(settings, redis, [Probe(seq=i) for i in range(300)])
     [report] = await drain(chain(3), settings, redis)
     assert report.counts == {"s1": {"done": 300}, "s2": {"done": 300}, "s3": {"done": 300}}
@@ -45,7 +51,9 @@ async def test_three_stage_noop_pipeline_drains_end_to_end(settings: Settings, r
     assert await redis.xlen(Keys(settings.prefix).stream("s3")) == 300
 
 
-async def test_batch_completes_exactly_once_with_several_concurrent_workers(settings: Settings, redis: Redis) -> None:
+async def test_batch_completes_exactly_once_with_several_concurrent_workers(
+    settings: Settings, redis: Redis
+) -> None:
     await submit(settings, redis, [Probe(seq=i) for i in range(400)])
     reports = await drain(chain(3), settings, redis, workers=3)
     assert sum(r.counts.get("s3", {}).get("done", 0) for r in reports) == 400
@@ -59,12 +67,18 @@ async def test_permanent_error_dead_letters_at_once_while_others_flow(
     settings: Settings, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STREAMPROC_PROBE_LOG", str(tmp_path / "probe.log"))
-    probes = [Probe(seq=i, action="permanent" if i == 3 else "ok", at_stage="s2") for i in range(10)]
+    probes = [
+        Probe(seq=i, action="permanent" if i == 3 else "ok", at_stage="s2") for i in range(10)
+    ]
     client = await submit(settings, redis, probes)
     [report] = await drain(chain(3), settings, redis)
     assert report.counts["s2"] == {"done": 9, "dead_lettered": 1}
     [entry] = await dead_letters(redis, settings, "s2")
-    assert (entry["doc"], entry["error_class"], entry["reason"]) == ("doc3", "PermanentError", "permanent error")
+    assert (entry["doc"], entry["error_class"], entry["reason"]) == (
+        "doc3",
+        "PermanentError",
+        "permanent error",
+    )
     assert "probe 3 refuses permanently" in entry["error"]
     assert "PermanentError" in entry["traceback"]
     assert orjson.loads(entry["message"])["d"] == "doc3"
@@ -94,10 +108,16 @@ async def test_retries_exhausted_end_in_the_dead_letter_stream(make_settings, re
     [report] = await drain(chain(1), settings, redis)
     assert report.counts["s1"] == {"retried": 2, "dead_lettered": 1}
     [entry] = await dead_letters(redis, settings, "s1")
-    assert (entry["reason"], entry["attempt"], entry["error_class"]) == ("gave up after 3 attempts", "2", "RetryableError")
+    assert (entry["reason"], entry["attempt"], entry["error_class"]) == (
+        "gave up after 3 attempts",
+        "2",
+        "RetryableError",
+    )
 
 
-async def test_handler_past_its_time_limit_is_retried_then_dead_lettered(make_settings, redis: Redis) -> None:
+async def test_handler_past_its_time_limit_is_retried_then_dead_lettered(
+    make_settings, redis: Redis
+) -> None:
     settings = make_settings(handler_timeout=0.05, max_attempts=2)
     await submit(settings, redis, [Probe(seq=1, action="sleep", seconds=5)])
     [report] = await drain(chain(1), settings, redis)
@@ -140,7 +160,9 @@ async def test_malformed_entries_are_dead_lettered_and_the_reader_carries_on(
     assert entry["error_class"] == error_class
 
 
-async def test_a_group_deleted_under_a_running_worker_is_recreated(settings: Settings, redis: Redis) -> None:
+async def test_a_group_deleted_under_a_running_worker_is_recreated(
+    settings: Settings, redis: Redis
+) -> None:
     keys = Keys(settings.prefix)
     pipeline = chain(1)
     worker = Worker(pipeline, pipeline.stages, settings, redis)
@@ -149,7 +171,16 @@ async def test_a_group_deleted_under_a_running_worker_is_recreated(settings: Set
     await _until(lambda: _completed(client, "B1"))
     await redis.xgroup_destroy(keys.stream("s1"), "s1")
     await client.submit("s1", [(f"late{i}", Probe(seq=i)) for i in range(5)], batch="B2")
-    await _until(lambda: _completed(client, "B2"))
+    try:
+        await _until(lambda: _completed(client, "B2"), 5)
+    except TimeoutError:
+        print(
+            "STATUS",
+            await client.status("B2"),
+            await redis.xinfo_groups(keys.stream("s1")),
+            await redis.xrange(keys.stream("s1")),
+        )
+        raise
     worker.stop()
     report = await asyncio.wait_for(task, 10)
     assert report.counts["s1"]["done"] == 10

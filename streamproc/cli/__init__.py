@@ -1,0 +1,58 @@
+"""The ``streamproc`` command line.
+
+Engine commands live here; a pipeline adds its own commands (``submit``,
+``status``, ...) through ``Pipeline.commands``, loaded lazily so that
+``streamproc --help`` stays fast and works without a pipeline installed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from streamproc.cli.common import fail_cleanly
+from streamproc.cli.engine import run, streams, worker
+from streamproc.errors import StreamprocError
+
+
+class _Main(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StreamprocError as exc:
+            fail_cleanly(exc)
+
+
+@click.group(
+    cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.version_option(package_name="streamproc")
+def main() -> None:
+    """streamproc: a Redis Streams pipeline for legal documents.
+
+    Configuration comes from the environment: REDIS_URL and DATABASE_URL name
+    the servers (when unset, embedded ones are started under
+    STREAMPROC_DATA_DIR), and STREAMPROC_* variables set everything else
+    (STREAMPROC_PIPELINE, STREAMPROC_PREFIX, STREAMPROC_VISIBILITY_TIMEOUT, ...).
+    """
+
+
+main.add_command(worker)
+main.add_command(run)
+main.add_command(streams)
+
+
+def _add_pipeline_commands() -> None:
+    try:
+        from consumers.commands import COMMANDS
+    except ImportError:
+        return
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_pipeline_commands()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""``streamproc run``: keeps N worker processes per stage alive.
+
+Each worker is a separate ``streamproc worker STAGE`` process. One that
+crashes is restarted with exponential backoff; one that exits cleanly (it
+recycled itself after --max-messages or --max-rss-mb) is replaced at once.
+Signals are forwarded, and Prometheus' multiprocess mode lets one endpoint
+report the metrics of all workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from streamproc.config import Settings
+from streamproc.connections import connect_redis, redis_url
+from streamproc.embedded.process import die_with_parent
+from streamproc.errors import ConfigurationError
+from streamproc.http import MetricsServer
+from streamproc.logs import get_logger
+
+HEALTHY_AFTER = 60.0
+MAX_BACKOFF = 30.0
+
+
+def parse_procs(specs: Sequence[str], stages: Sequence[str]) -> dict[str, int]:
+    """``['ocr=4']`` -> process counts for every stage (1 for those not named)."""
+    plan = dict.fromkeys(stages, 1)
+    for spec in specs:
+        name, sep, count = spec.partition("=")
+        if not sep or not count.isdigit():
+            raise ConfigurationError(f"--procs {spec!r}: expected STAGE=N, e.g. ocr=4")
+        if name not in plan:
+            raise ConfigurationError(
+                f"--procs {spec!r}: no stage {name!r}; stages: {', '.join(stages)}"
+            )
+        plan[name] = int(count)
+    return plan
+
+
+@dataclass
+class Slot:
+    """One worker position: which stage, and the process filling it now."""
+
+    stage: str
+    index: int
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+
+
+class Supervisor:
+    """Starts, watches, restarts and stops worker processes."""
+
+    def __init__(
+        self, settings: Settings, plan: dict[str, int], *, max_messages: int | None = None,
+        max_rss_mb: float | None = None,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.slots = [Slot(stage, i) for stage, n in plan.items() for i in range(n)]
+        self.worker_args: list[str] = []
+        if max_messages:
+            self.worker_args += ["--max-messages", str(max_messages)]
+        if max_rss_mb:
+            self.worker_args += ["--max-rss-mb", str(max_rss_mb)]
+        self.stopping = asyncio.Event()
+        self.log = get_logger(component="supervisor")
+        self.metrics_dir = settings.data_dir / "metrics" / str(os.getpid())
+
+    def _environment(self, url: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            REDIS_URL=url, STREAMPROC_PIPELINE=self.settings.pipeline,
+            STREAMPROC_PREFIX=self.settings.prefix, STREAMPROC_DATA_DIR=str(self.settings.data_dir),
+            STREAMPROC_CONCURRENCY=str(self.settings.concurrency),
+            PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir),
+        )  # fmt: skip
+        return env
+
+    async def run(self, metrics_port: int | None, metrics_host: str = "127.0.0.1") -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code."""
+        url = redis_url(self.settings)
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        self.metrics_dir.mkdir(parents=True)
+        env = self._environment(url)
+        self._install_signal_handlers()
+        server = await self._serve_metrics(url, metrics_port, metrics_host)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for slot in self.slots:
+                    tg.create_task(self._keep(slot, env))
+                tg.create_task(self._enforce_deadline())
+        finally:
+            if server is not None:
+                await server.close()
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        self.log.info("supervisor_stopped")
+        return 0
+
+    async def _serve_metrics(self, url: str, port: int | None, host: str) -> MetricsServer | None:
+        if port is None:
+            return None
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(self.metrics_dir))
+        redis = connect_redis(url)
+
+        async def ready() -> bool:
+            try:
+                await redis.ping()
+            except Exception:
+                return False
+            return all(s.proc is not None and s.proc.returncode is None for s in self.slots)
+
+        server = MetricsServer(registry, ready)
+        bound = await server.start(host, port)
+        self.log.info("metrics_listening", host=host, port=bound)
+        return server
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._forward)
+
+    def _forward(self) -> None:
+        self.stopping.set()
+        for slot in self.slots:
+            if slot.proc is not None and slot.proc.returncode is None:
+                slot.proc.send_signal(signal.SIGTERM)
+
+    async def _enforce_deadline(self) -> None:
+        await self.stopping.wait()
+        await asyncio.sleep(self.settings.grace_period + 10)
+        for slot in self.slots:
+            if slot.proc is not None and slot.proc.returncode is None:
+                self.log.warning("worker_killed_after_deadline", pid=slot.proc.pid)
+                slot.proc.kill()
+
+    async def _keep(self, slot: Slot, env: dict[str, str]) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            slot.proc = await self._spawn(slot, env)
+            code = await slot.proc.wait()
+            mark_process_dead(slot.proc.pid, str(self.metrics_dir))
+            if self.stopping.is_set():
+                return
+            failures = (
+                0 if code == 0 or time.monotonic() - started > HEALTHY_AFTER else failures + 1
+            )
+            delay = min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1)) if failures else 0.0
+            slot.restarts += 1
+            log = self.log.info if code == 0 else self.log.warning
+            log("worker_exited", stage=slot.stage, pid=slot.proc.pid, code=code, restart_in=delay)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), delay or 0.001)
+            except TimeoutError:
+                pass
+
+    async def _spawn(self, slot: Slot, env: dict[str, str]) -> asyncio.subprocess.Process:
+        args = [sys.executable, "-m", "streamproc", "worker", slot.stage, *self.worker_args]
+        proc = await asyncio.create_subprocess_exec(
+            *args, env=env, start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM)
+        )
+        self.log.info("worker_started", stage=slot.stage, slot=slot.index, pid=proc.pid)
+        return proc
