@@ -58,7 +58,7 @@ class StageRunner:
         self.last_read = "0-0"
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
-        self.suspects: collections.deque[tuple[str, Fields, int]] = collections.deque()
+        self.suspects: collections.deque[tuple[str, int]] = collections.deque()
         self._suspect_waiting = asyncio.Event()
         self._reading = asyncio.Event()
         self._reading.set()
@@ -122,8 +122,9 @@ class StageRunner:
             await self._recreate_group()
             return []
         except REDIS_DOWN as exc:
-            self.log.warning("redis_unavailable", error=str(exc))
-            await self.rt.sleep(0.5)
+            if not self.rt.stopping.is_set():
+                self.log.warning("redis_unavailable", error=str(exc))
+                await self.rt.sleep(0.5)
             return []
         return resp[0][1] if resp else []  # type: ignore[no-any-return]
 
@@ -290,45 +291,55 @@ class StageRunner:
                 cursor = await self.reclaim_once(cursor, min(free, 100))
 
     async def reclaim_once(self, cursor: str, count: int) -> str:
-        """One XAUTOCLAIM step from ``cursor``; returns the next cursor."""
-        s = self.rt.settings
+        """One claim step from ``cursor``: take over idle entries; returns the next cursor."""
+        call = self.rt.scripts.claim(
+            stage=self.stage.name, group=self.group, consumer=self.rt.consumer,
+            min_idle_ms=int(self.rt.settings.visibility_timeout * 1000), cursor=cursor, count=count,
+        )  # fmt: skip
         try:
-            resp = await self.rt.redis.xautoclaim(
-                self.stream, self.group, self.rt.consumer,
-                min_idle_time=int(s.visibility_timeout * 1000), start_id=cursor, count=count,
-            )  # fmt: skip
+            nxt, claimed, deleted = await self.rt.scripts.call(call)
         except ResponseError as exc:
-            if not str(exc).startswith("NOGROUP"):
+            if "NOGROUP" not in str(exc):
                 raise
             await self._recreate_group()
             return "0-0"
         except REDIS_DOWN:
             return cursor
-        deleted = resp[2] if len(resp) > 2 else []
         if deleted:
-            self.log.warning("reclaimed_entries_were_deleted", message_ids=deleted[:20])
-        claimed = [(eid.decode(), f) for eid, f in resp[1] if eid is not None]
-        await self._take_over(claimed)
-        nxt = resp[0]
-        return nxt.decode() if isinstance(nxt, bytes) else str(nxt)
+            self.log.warning("reclaimed_entries_were_deleted", message_ids=[_text(d) for d in deleted[:20]])
+        await self._take_over([(_text(mid), int(n)) for mid, n in claimed])
+        return _text(nxt)
 
-    async def _take_over(self, claimed: list[tuple[str, Fields]]) -> None:
-        claimed = [(mid, f) for mid, f in claimed if mid not in self.inflight]
+    async def _take_over(self, claimed: list[tuple[str, int]]) -> None:
+        claimed = [(mid, n) for mid, n in claimed if mid not in self.inflight]
         if not claimed:
             return
-        counts = await self._deliveries([mid for mid, _ in claimed])
-        limit = self.rt.settings.max_deliveries
         self.metrics.reclaimed.inc(len(claimed))
-        for mid, fields in claimed:
-            n = counts.get(mid, 1)
-            if n > limit:
-                self._poison(mid, fields, n, limit)
-            elif n > SUSPECT_AFTER:
-                self.inflight[mid] = time.monotonic()  # keeps its lease while it waits
-                self.suspects.append((mid, fields, n))
+        limit = self.rt.settings.max_deliveries
+        run_now: dict[str, int] = {}
+        for mid, n in claimed:
+            self.inflight[mid] = time.monotonic()  # owned now: its lease is kept from here
+            if n >= limit:
+                await self._poison(mid, n, limit)
+            elif n >= SUSPECT_AFTER:
+                self.suspects.append((mid, n))
                 self._suspect_waiting.set()
             else:
-                self.start(mid, fields, n)
+                run_now[mid] = n
+        for mid, fields in await self._deliver(list(run_now)):
+            del self.inflight[mid]
+            self.start(mid, fields, deliveries=run_now[mid] + 1)
+
+    async def _deliver(self, ids: list[str]) -> list[tuple[str, Fields | None]]:
+        """Fetch owned entries and count a delivery for each (XCLAIM without JUSTID)."""
+        if not ids:
+            return []
+        got = await self.rt.redis.xclaim(self.stream, self.group, self.rt.consumer, 0, ids)
+        found = {eid.decode(): fields for eid, fields in got if eid is not None}
+        for mid in ids:
+            if mid not in found:  # deleted from the stream meanwhile: nothing to run
+                self.inflight.pop(mid, None)
+        return list(found.items())
 
     async def quarantine_loop(self) -> None:
         """Run suspect entries one at a time, with nothing else in flight here."""
@@ -342,33 +353,27 @@ class StageRunner:
             finally:
                 self._reading.set()
 
-    async def _run_alone(self, mid: str, fields: Fields, deliveries: int) -> None:
+    async def _run_alone(self, mid: str, deliveries: int) -> None:
         while self.tasks or self.outbox:
             await asyncio.sleep(0.01)
         self.log.warning("suspect_running_alone", message_id=mid, deliveries=deliveries)
-        del self.inflight[mid]
-        self.start(mid, fields, deliveries)
+        for eid, fields in await self._deliver([mid]):
+            del self.inflight[eid]
+            self.start(eid, fields, deliveries + 1)
         while self.tasks or self.outbox:
             await asyncio.sleep(0.01)
 
-    async def _deliveries(self, ids: list[str]) -> dict[str, int]:
-        ordered = sorted(ids, key=stream_ids.parse)
-        rows = await self.rt.redis.xpending_range(
-            self.stream, self.group, min=ordered[0], max=ordered[-1],
-            count=len(ids) * 2 + 16, consumername=self.rt.consumer,
-        )  # fmt: skip
-        return {_text(r["message_id"]): int(r["times_delivered"]) for r in rows}
-
-    def _poison(self, mid: str, fields: Fields, deliveries: int, limit: int) -> None:
+    async def _poison(self, mid: str, deliveries: int, limit: int) -> None:
+        got = await self.rt.redis.xrange(self.stream, min=mid, max=mid)
+        fields = got[0][1] if got else None
         try:
             env: Envelope | None = envelope.decode(mid, fields)
         except Exception:
             env = None
         err = PoisonMessage(
-            f"delivered {deliveries} times, more than max_deliveries={limit}: "
+            f"delivered {deliveries} times, the limit (max_deliveries={limit}): "
             "each consumer handling it stopped before finishing"
         )
-        self.inflight[mid] = time.monotonic()
         self.outbox.append(
             Outcome(mid, Kind.DEAD, env, error=err, reason="delivery limit exceeded",
                     raw=fields, deliveries=deliveries)

@@ -26,7 +26,7 @@ from redis.exceptions import NoScriptError
 from streamproc import ids as stream_ids
 from streamproc.keys import Keys
 
-SCRIPT_NAMES = ("handoff", "retry", "dead_letter", "promote", "renew", "enqueue", "seal")
+SCRIPT_NAMES = ("handoff", "retry", "dead_letter", "promote", "renew", "claim", "enqueue", "seal")
 _INCLUDE = re.compile(r"^--!include (\S+)$", re.MULTILINE)
 Arg = str | bytes | int
 
@@ -150,6 +150,13 @@ class Scripts:
         ordered = sorted(ids, key=stream_ids.parse)
         args: list[Arg] = [group, consumer, ordered[0], ordered[-1], *ordered]
         return ScriptCall("renew", [self.keys.stream(stage)], args)
+
+    def claim(
+        self, *, stage: str, group: str, consumer: str, min_idle_ms: int, cursor: str, count: int
+    ) -> ScriptCall:
+        """Take over idle entries (JUSTID: no delivery counted); returns their counts."""
+        args: list[Arg] = [group, consumer, min_idle_ms, cursor, count]
+        return ScriptCall("claim", [self.keys.stream(stage)], args)
 
     def enqueue(
         self, *, stage: str, batch: str, docs: Sequence[tuple[str, Sequence[str | bytes]]], now: int

@@ -93,12 +93,13 @@ class Supervisor:
         env = self._environment(url)
         self._install_signal_handlers()
         server = await self._serve_metrics(url, metrics_port, metrics_host)
+        deadline = asyncio.create_task(self._enforce_deadline())
         try:
             async with asyncio.TaskGroup() as tg:
                 for slot in self.slots:
                     tg.create_task(self._keep(slot, env))
-                tg.create_task(self._enforce_deadline())
         finally:
+            deadline.cancel()
             if server is not None:
                 await server.close()
             shutil.rmtree(self.metrics_dir, ignore_errors=True)

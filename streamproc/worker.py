@@ -179,7 +179,7 @@ class Worker:
 
     async def _recycle_monitor(self, max_messages: int | None, max_rss_mb: float | None) -> None:
         while not self.stopping.is_set():
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)
             handled = sum(sum(r.counts.values()) for r in self.runners)
             rss = rss_mib()
             if (max_messages and handled >= max_messages) or (max_rss_mb and rss >= max_rss_mb):

@@ -1,0 +1,198 @@
+"""Worker and supervisor processes, killed and stopped for real."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from streamproc.client import Client
+from streamproc.keys import Keys
+from streamproc.testing import Probe, read_probe_log
+
+Procs = list[subprocess.Popen[bytes]]
+
+
+@pytest.fixture
+def spawned(tmp_path: Path) -> Iterator[Procs]:
+    """Processes started by the test (their logs in the test's folder); killed at the end."""
+    procs: Procs = []
+    yield procs
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def spawn(procs: Procs, python: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    log = Path(env["STREAMPROC_PROBE_LOG"]).with_name(f"process-{len(procs)}.log")
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([python, "-m", "streamproc", *args], env=env, stderr=err)
+    procs.append(proc)
+    return proc
+
+
+async def until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+async def stream_docs(redis: Redis, prefix: str, stage: str) -> list[str]:
+    return [f[b"d"].decode() for _, f in await redis.xrange(Keys(prefix).stream(stage))]
+
+
+def probe_rows(env: dict[str, str]) -> list[tuple[str, str, int, int]]:
+    path = env["STREAMPROC_PROBE_LOG"]
+    return read_probe_log(path) if os.path.exists(path) else []
+
+
+async def completed(client: Client, batch: str) -> bool:
+    status = await client.status(batch)
+    return status is not None and status.completed
+
+
+async def test_worker_killed_mid_batch_loses_nothing_and_forwards_each_message_once(
+    redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
+) -> None:
+    env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "1", "STREAMPROC_CONCURRENCY": "16",
+                        "STREAMPROC_BLOCK_MS": "100"}  # fmt: skip
+    client = Client(redis, Keys(prefix))
+    probes = [(f"doc{i}", Probe(seq=i, action="sleep", seconds=0.01, at_stage="s2")) for i in range(600)]
+    await client.submit("s1", probes, batch="B")
+    workers = [spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:three") for _ in range(3)]
+    victim = workers[0]
+
+    async def victim_busy() -> bool:
+        return sum(1 for stage, _, _, pid in probe_rows(env) if pid == victim.pid and stage == "s2") >= 30
+
+    await until(victim_busy)
+    victim.send_signal(signal.SIGKILL)
+    await until(lambda: completed(client, "B"))
+    status = await client.status("B")
+    assert status is not None and (status.done, status.failed) == (600, 0)
+    for stage in ("s2", "s3"):
+        docs = await stream_docs(redis, prefix, stage)
+        assert len(docs) == 600 and len(set(docs)) == 600, f"{stage} forwarded a message twice"
+    events = await redis.xrange(Keys(prefix).events)
+    assert [f[b"batch"] for _, f in events if f[b"type"] == b"batch_completed"] == [b"B"]
+    assert victim.wait() == -signal.SIGKILL
+
+
+async def test_slow_but_alive_worker_keeps_its_lease(
+    redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
+) -> None:
+    env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "1", "STREAMPROC_BLOCK_MS": "100"}
+    client = Client(redis, Keys(prefix))
+    await client.submit("s1", [(f"doc{i}", Probe(seq=i, action="sleep", seconds=2.5)) for i in range(6)], batch="B")
+    for _ in range(2):
+        spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:one")
+    await until(lambda: completed(client, "B"))
+    calls = Counter(doc for _, doc, _, _ in probe_rows(env))
+    assert calls == {f"doc{i}": 1 for i in range(6)}, "an entry was taken from a live worker"
+    status = await client.status("B")
+    assert status is not None and status.done == 6
+
+
+async def test_sigterm_during_work_loses_nothing(
+    redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
+) -> None:
+    env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "1", "STREAMPROC_BLOCK_MS": "100",
+                        "STREAMPROC_GRACE_PERIOD": "0.3", "STREAMPROC_CONCURRENCY": "4"}  # fmt: skip
+    client = Client(redis, Keys(prefix))
+    await client.submit("s1", [(f"doc{i}", Probe(seq=i, action="sleep", seconds=1.5)) for i in range(10)], batch="B")
+    first = spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:one")
+
+    async def four_in_flight() -> bool:
+        return len(probe_rows(env)) >= 4
+
+    await until(four_in_flight)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=10) == 0
+    pending = await redis.xpending(Keys(prefix).stream("s1"), "s1")
+    assert pending["pending"] == 4, "unfinished work must stay pending for others"
+    second = spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:one", "--drain")
+    assert second.wait(timeout=60) == 0
+    status = await client.status("B")
+    assert status is not None and (status.done, status.failed, status.completed) == (10, 0, True)
+    assert sorted(await stream_docs(redis, prefix, "s1")) == sorted(f"doc{i}" for i in range(10))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_poison_message_is_dead_lettered_after_max_deliveries_while_others_flow(
+    redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
+) -> None:
+    env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "1", "STREAMPROC_BLOCK_MS": "100",
+                        "STREAMPROC_MAX_DELIVERIES": "3", "STREAMPROC_CONCURRENCY": "4"}  # fmt: skip
+    client = Client(redis, Keys(prefix))
+    probes = [(f"doc{i}", Probe(seq=i, action="kill" if i == 5 else "ok")) for i in range(12)]
+    await client.submit("s1", probes, batch="B")
+    sup = spawn(spawned, python, env, "run", "--pipeline", "streamproc.testing:one", "--procs", "s1=2")
+    await until(lambda: completed(client, "B"), timeout=90)
+    entries = await redis.xrange(Keys(prefix).dead_letters("s1"))
+    assert len(entries) == 1
+    entry = {k.decode(): v.decode() for k, v in entries[0][1].items()}
+    assert (entry["doc"], entry["error_class"], entry["deliveries"]) == ("doc5", "PoisonMessage", "3")
+    assert entry["reason"] == "delivery limit exceeded"
+    status = await client.status("B")
+    assert status is not None and (status.done, status.failed) == (11, 1)
+    sup.send_signal(signal.SIGTERM)
+    assert sup.wait(timeout=30) == 0
+
+
+async def test_supervisor_recycles_workers_and_serves_aggregated_metrics(
+    redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
+) -> None:
+    port = _free_port()
+    client = Client(redis, Keys(prefix))
+    probes = [(f"doc{i}", Probe(seq=i, action="sleep", seconds=0.01)) for i in range(300)]
+    await client.submit("s1", probes, batch="B")
+    env = worker_env | {"STREAMPROC_CONCURRENCY": "2"}
+    sup = spawn(spawned, python, env, "run", "--pipeline", "streamproc.testing:one",
+                "--max-messages", "100", "--metrics-port", str(port))  # fmt: skip
+    await until(lambda: completed(client, "B"))
+    pids = {pid for _, _, _, pid in probe_rows(env)}
+    assert len(pids) >= 2, "the worker should have been recycled after 100 messages"
+    body = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
+    done = [line for line in body.splitlines()
+            if line.startswith('streamproc_messages_total{') and 'outcome="done"' in line]  # fmt: skip
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in done) == 300
+    assert await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/healthz") == "ok\n"
+    sup.send_signal(signal.SIGTERM)
+    assert sup.wait(timeout=30) == 0
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback only
+        return resp.read().decode()
+
+
+def test_help_documents_every_command(python: str) -> None:
+    out = subprocess.run([python, "-m", "streamproc", "--help"], capture_output=True, text=True, check=True)
+    for command in ("worker", "run", "streams"):
+        assert command in out.stdout
+        sub = subprocess.run([python, "-m", "streamproc", command, "--help"], capture_output=True,
+                             text=True, check=True)  # fmt: skip
+        assert "Usage:" in sub.stdout and len(sub.stdout.splitlines()) > 5
+
+
+def test_bad_configuration_is_refused_with_the_setting_named(python: str, worker_env: dict[str, str]) -> None:
+    env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "soon"}
+    out = subprocess.run([python, "-m", "streamproc", "worker", "--pipeline", "streamproc.testing:one"],
+                         env=env, capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 2
+    assert "STREAMPROC_VISIBILITY_TIMEOUT" in out.stderr and "Traceback" not in out.stderr
