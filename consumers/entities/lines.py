@@ -1,0 +1,124 @@
+"""Logical lines of a document and what each one looks like.
+
+Captions, dockets and signature blocks are laid out in lines, so their rules
+work on a list of ``Line`` values: the span of a physical line's content,
+with the right-hand column of a caption table (after ``)`` or ``§``) cut
+off.  The ``is_*`` checks classify a line's text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from consumers.entities.names import FIRM_SUFFIX, ROLE_PHRASE
+
+
+class Line(NamedTuple):
+    """Content of one physical line: ``text[start:end]``, blanks trimmed."""
+
+    start: int
+    end: int
+
+
+_COLUMN_RE = re.compile(r"[ \t]\)(?:[ \t]|$)|[ \t]§[ \t]|^\)[ \t]*|[ \t]\|[ \t]", re.MULTILINE)
+
+_SEPARATOR_RE = re.compile(
+    r"(?:v|vs|V|VS|Vs)\.?:?|versus|VERSUS|Versus|-+\s*(?:v|vs|against|AGAINST)\.?\s*-+"
+    r"|against|AGAINST|–\s*against\s*–"  # noqa: RUF001 - en dashes frame "against"
+)
+_ROLE_LINE_RE = re.compile(
+    rf"(?:{ROLE_PHRASE}|U\.S\. Trustee)[ \t]*(?:\(\d+\))?[ \t]*[.,;:]?", re.IGNORECASE
+)
+_ATTORNEY_NOTE_RE = re.compile(
+    r"(?:LEAD ATTORNEY|ATTORNEY TO BE NOTICED|PRO HAC VICE|TERMINATED:.*|\(See above.*"
+    r"|\[[A-Z ]*(?:COR|NTC|LD|Retained|Government|Pro Se|CJA|FPD)[^\]]*\]|Designation:.*"
+    r"|Bar Status:.*|Counsel of Record)",
+)
+_CONTACT_RE = re.compile(
+    r"@|\b(?:E-?mail|Fax|Direct|Phone|Tel|Telephone|Facsimile|Cell)\.?\s*:|\(\d{3}\)\s?\d{3}"
+    r"|\b\d{3}[-.]\d{3}[-.]\d{4}\b|\b[A-Z]{2},?\s+\d{5}(?:-\d{4})?\b|P\.?\s?O\.?\s+Box"
+    r"|\bSuite\b|\bSte\.|\bFloor\b|^\d+[A-Za-z]?\s+\S|www\.|https?:",
+    re.IGNORECASE,
+)
+_STOP_RE = re.compile(
+    r"(?<![\w])(?:COURT|Court|CIRCUIT|DIVISION|Division|BOARD|BUREAU|DOCKET|Docket|Case|CASE|No\.|NO\."
+    r"|OPINION|ORDER|Filed|FILED|JUDGMENT|APPEAL|Appeal|COMPLAINT|MEMORANDUM|Before|BEFORE"
+    r"|DISTRICT OF|DISTRICT COURT|Page|PAGE|CERTIORARI|SYLLABUS|Syllabus|WRIT)(?![\w])"
+)
+_LABEL_RE = re.compile(r"^[A-Za-z][\w .'’/()#-]{0,40}:(?:\s|$)")
+_FIRM_RE = re.compile(
+    rf"(?:\b{FIRM_SUFFIX}|&|\bLaw\b|\bLAW\b|\bAttorneys?\b|\bLegal\b|\bCounsel\b)", re.UNICODE
+)
+
+
+def logical_lines(text: str) -> list[Line]:
+    """Every physical line's left-column content, blanks trimmed (may be empty)."""
+    lines = []
+    start = 0
+    for physical in text.split("\n"):
+        end = start + len(physical)
+        column = _COLUMN_RE.search(text, start, end)
+        lines.append(_trim(text, start, column.start() if column is not None else end))
+        start = end + 1
+    return lines
+
+
+def _trim(text: str, start: int, end: int) -> Line:
+    while start < end and text[start] in " \t\r\f\u00a0":
+        start += 1
+    while end > start and text[end - 1] in " \t\r\f\u00a0":
+        end -= 1
+    return Line(start, end)
+
+
+def content(text: str, line: Line) -> str:
+    """The text of ``line``."""
+    return text[line.start : line.end]
+
+
+def is_blank(value: str) -> bool:
+    """No content, or only the ")" and "§" of a caption table."""
+    return not value.strip(" \t)§|")
+
+
+def is_separator(value: str) -> bool:
+    """The "v." between the two sides of a caption, alone on its line."""
+    return _SEPARATOR_RE.fullmatch(value.strip()) is not None
+
+
+def is_role_line(value: str) -> bool:
+    """A line that only states a party's role: "Plaintiff-Appellant,", "Debtor".
+
+    Caption roles are capitalized; "appellant." on its own line ends a sentence.
+    """
+    stripped = value.strip()
+    return stripped[:1].isupper() and _ROLE_LINE_RE.fullmatch(stripped) is not None
+
+
+def is_attorney_note(value: str) -> bool:
+    """A docket's note under an attorney: "LEAD ATTORNEY", "[COR NTC Retained]"."""
+    stripped = value.strip()
+    return _ATTORNEY_NOTE_RE.fullmatch(stripped) is not None or stripped.startswith(
+        "Counsel of Record"
+    )
+
+
+def is_contact(value: str) -> bool:
+    """An address, phone, e-mail or similar contact line."""
+    return _CONTACT_RE.search(value) is not None
+
+
+def is_heading_or_label(value: str) -> bool:
+    """Court headings, docket labels, "Label:" fields: lines that end a caption block."""
+    stripped = value.strip()
+    return (
+        stripped.endswith(":")
+        or _LABEL_RE.match(stripped) is not None
+        or _STOP_RE.search(stripped) is not None
+    )
+
+
+def is_firm_like(value: str) -> bool:
+    """A law firm's name: a firm suffix, an ampersand, or the words Law/Attorneys."""
+    return _FIRM_RE.search(value) is not None

@@ -1,0 +1,250 @@
+"""Attorneys listed under the parties they represent, as dockets lay them out.
+
+A docket report lists each party, then its attorneys: a name line followed
+by contact lines (firm, address, phone, e-mail) and notes ("LEAD ATTORNEY",
+"[COR NTC Retained]").  Supreme Court docket pages list the attorneys under
+an "Attorneys for Petitioners" heading, before the "Party name:" they
+represent; case-information pages put "party <tab> role <tab> attorney" in
+table rows.  Each attorney gets ``("represents", party)`` and, when a firm
+line follows the name, ``("firm", firm)`` plus a LAW_FIRM mention.
+
+A name line followed by an address but in no party's section is a person
+(a letter's addressee), unless a firm line or an attorney note follows it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import re
+
+from consumers.entities.lines import (
+    Line,
+    content,
+    is_attorney_note,
+    is_blank,
+    is_contact,
+    is_firm_like,
+    is_role_line,
+    is_separator,
+)
+from consumers.entities.names import is_person_name, normalize_role
+from consumers.entities.spans import make
+from consumers.model import EntityType, Mention
+
+_REPRESENTED_RE = re.compile(r"^\s*represented\s+by\s*", re.IGNORECASE)
+_NAME_CUT_RE = re.compile(r"\s*,\s*(?:Esq\.?|Assistant|Deputy|Special|Senior|Chief|Attorney|Counsel)\b.*$")
+_SECTION_HEAD_RE = re.compile(r"(?:Attorneys?|Counsel)\s+for\s+(?P<role>.+?)\s*$|Other\s*$")
+_TABLE_END_RE = re.compile(r"(?:Date Filed|Docket Text|Proceedings and Orders)\b")
+_OFFICE_RE = re.compile(
+    r"\b(?:Office|Department|Defender|Government|Division|Agency|Bureau|Commission|General"
+    r"|Judge|Clinic|Center|PACER)\b"
+)
+_SQUEEZE_RE = re.compile(r"\s+")
+_STREET_RE = re.compile(r"\s*(?:\d+[A-Za-z]?\s+[A-Z]|P\.?\s?O\.?\s+Box)")
+_LOOKAHEAD = 3
+_EXPIRY = 40  # a party's attorney list does not run on for pages
+
+
+class _State:
+    """Where the scan is: the party whose attorneys follow, or attorneys awaiting one."""
+
+    def __init__(self) -> None:
+        self.party: Mention | None = None
+        self.role: str | None = None
+        self.pending: list[tuple[int, int, str | None]] = []
+        self.before_party = False
+        self.since = 0  # lines since the party or the last attorney
+
+
+def find_roster_counsel(text: str, lines: list[Line], parties: list[Mention]) -> list[Mention]:
+    """Attorneys (and their firms) listed with the parties they represent."""
+    party_at = _parties_by_line(lines, parties)
+    state = _State()
+    found: list[Mention] = []
+    for index, line in enumerate(lines):
+        value = content(text, line)
+        state.since += 1
+        if state.since > _EXPIRY:
+            state.party = None
+        if index in party_at:
+            _enter_party(text, state, party_at[index], found)
+        elif _TABLE_END_RE.match(value) or is_separator(value):
+            state.party, state.before_party = None, False
+        elif (head := _SECTION_HEAD_RE.match(value)) is not None:
+            state.party, state.before_party = None, True
+            state.role = normalize_role(head.group("role") or "") or None
+        elif not is_role_line(value) and _starts_block(text, lines, index):
+            if _maybe_attorney(text, lines, index, state, found):
+                state.since = 0
+    found += _table_rows(text, lines)
+    return found
+
+
+def _starts_block(text: str, lines: list[Line], index: int) -> bool:
+    """An attorney's name opens a block: what precedes it closes the previous one."""
+    if _REPRESENTED_RE.match(content(text, lines[index])):
+        return True
+    cursor = index - 1
+    while cursor >= 0 and is_blank(content(text, lines[cursor])):
+        cursor -= 1
+    if cursor < 0:
+        return True
+    previous = content(text, lines[cursor])
+    return (
+        is_contact(previous)
+        or is_attorney_note(previous)
+        or is_role_line(previous)
+        or _SECTION_HEAD_RE.match(previous) is not None
+        or previous.startswith(("Party name", "represented by"))
+    )
+
+
+def _parties_by_line(lines: list[Line], parties: list[Mention]) -> dict[int, Mention]:
+    starts = [line.start for line in lines]
+    by_line: dict[int, Mention] = {}
+    for party in parties:
+        index = _line_index(starts, party.start)
+        by_line.setdefault(index, party)
+    return by_line
+
+
+def _line_index(starts: list[int], offset: int) -> int:
+    return max(0, bisect.bisect_right(starts, offset) - 1)
+
+
+def _enter_party(text: str, state: _State, party: Mention, found: list[Mention]) -> None:
+    if state.before_party:
+        # Docket pages that list attorneys first, then the party they act for.
+        found.append(party if party.role else dataclasses.replace(party, role=state.role))
+        for start, end, firm in state.pending:
+            _attorney(text, start, end, party.text, firm, found)
+        state.pending = []
+        return
+    state.party, state.before_party, state.since = party, False, 0
+
+
+def _maybe_attorney(
+    text: str, lines: list[Line], index: int, state: _State, found: list[Mention]
+) -> bool:
+    line = lines[index]
+    represented = _REPRESENTED_RE.match(content(text, line))
+    start = line.start + (represented.end() if represented else 0)
+    name_end = _name_end(text, start, line.end)
+    following = _following(text, lines, index)
+    if name_end is None or not following:
+        return False
+    firm = _firm_line(text, lines, index)
+    if state.party is not None or state.before_party:
+        if not (is_contact(following[0]) or is_attorney_note(following[0]) or firm):
+            return False
+        if state.party is not None:
+            _attorney(text, start, name_end, state.party.text, firm, found)
+        else:
+            state.pending.append((start, name_end, firm))
+        return True
+    return _unattached(text, start, name_end, firm, following, found)
+
+
+def _unattached(
+    text: str, start: int, end: int, firm: str | None, following: list[str],
+    found: list[Mention],
+) -> bool:
+    """Outside a docket's party sections: an address block (name, firm, street)."""
+    if firm is not None and len(following) > 1 and is_contact(following[1]):
+        _attorney(text, start, end, None, firm, found)
+        return True
+    if _STREET_RE.match(following[0]):
+        mention = make(text, EntityType.PERSON, start, end)
+        found.extend([mention] if mention is not None else [])
+        return True
+    return False
+
+
+def _name_end(text: str, start: int, end: int) -> int | None:
+    """End of the person's name on a line that holds only a name (and a title)."""
+    value = text[start:end]
+    cut = _NAME_CUT_RE.search(value)
+    name_end = start + (cut.start() if cut else len(value))
+    name = text[start:name_end].split("\t")[0]
+    name_end = start + len(name.rstrip())
+    return name_end if is_person_name(_SQUEEZE_RE.sub(" ", name.replace(" ,", ","))) else None
+
+
+def _following(text: str, lines: list[Line], index: int) -> list[str]:
+    values = []
+    cursor = index + 1
+    while cursor < len(lines) and len(values) < _LOOKAHEAD:
+        value = content(text, lines[cursor])
+        if value.count("\t") >= 2:
+            break  # a table row starts: it is not this attorney's contact line
+        if not is_blank(value):
+            values.append(value)
+        cursor += 1
+    # The rest of the name line itself (after a tab) may hold the firm.
+    tail = content(text, lines[index]).split("\t", 1)
+    return ([tail[1]] if len(tail) == 2 and tail[1].strip() else []) + values
+
+
+def _firm_line(text: str, lines: list[Line], index: int) -> str | None:
+    """The first line under an attorney's name that names a firm, if any."""
+    for value in _following(text, lines, index)[:_LOOKAHEAD + 1]:
+        value = value.strip()
+        if is_attorney_note(value) or is_contact(value) or not value:
+            continue
+        if is_firm_like(value) and not _OFFICE_RE.search(value) and "\t" not in value:
+            return value
+        return None
+    return None
+
+
+def _attorney(
+    text: str, start: int, end: int, party: str | None, firm: str | None, found: list[Mention]
+) -> None:
+    attrs: list[tuple[str, str]] = []
+    if party:
+        attrs.append(("represents", _SQUEEZE_RE.sub(" ", party)))
+    if firm:
+        attrs.append(("firm", firm))
+        firm_start = text.find(firm, end)
+        if firm_start != -1:
+            firm_mention = make(text, EntityType.LAW_FIRM, firm_start, firm_start + len(firm))
+            found.extend([firm_mention] if firm_mention is not None else [])
+    mention = make(text, EntityType.ATTORNEY, start, end, attrs=tuple(attrs))
+    found.extend([mention] if mention is not None else [])
+
+
+def _table_rows(text: str, lines: list[Line]) -> list[Mention]:
+    """"Party <tab> Role <tab> Attorney" rows, attorneys continuing on following lines."""
+    found: list[Mention] = []
+    party: Mention | None = None
+    for line in lines:
+        cells = [c for c in re.finditer(r"[^\t]+", text[line.start : line.end]) if c.group(0).strip()]
+        roles = [i for i, c in enumerate(cells) if is_role_line(c.group(0))]
+        if roles and 0 < roles[0] < len(cells) - 1:
+            party = _row_party(text, line.start, cells, roles[0], found)
+            rest = cells[roles[0] + 1 :]
+        elif party is not None and len(cells) == 1:
+            rest = cells
+        else:
+            party = None
+            continue
+        for cell in rest:
+            _row_attorney(text, line.start + cell.start(), line.start + cell.end(), party, found)
+    return found
+
+
+def _row_party(text: str, offset: int, cells: list[re.Match[str]], role_at: int,
+               found: list[Mention]) -> Mention | None:
+    name = cells[role_at - 1]
+    role = normalize_role(cells[role_at].group(0)) or None
+    mention = make(text, EntityType.PARTY, offset + name.start(), offset + name.end(), role)
+    found.extend([mention] if mention is not None else [])
+    return mention
+
+
+def _row_attorney(text: str, start: int, end: int, party: Mention | None,
+                  found: list[Mention]) -> None:
+    name = text[start:end].strip()
+    if party is not None and is_person_name(name):
+        _attorney(text, start, end, party.text, None, found)
