@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     backoff_max: float = Field(default=300.0, gt=0)
     promote_interval: float = Field(default=0.2, gt=0)
     heartbeat_interval: float = Field(default=5.0, gt=0)
+    dead_consumer_after: float = Field(default=300.0, gt=0)
     grace_period: float = Field(default=30.0, ge=0)
 
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from streamproc import envelope
+from streamproc import envelope, janitor
 from streamproc.config import Settings
 from streamproc.keys import Keys
 from streamproc.logs import get_logger
@@ -117,6 +117,7 @@ class Worker:
         reclaimers = [tg.create_task(r.reclaim_loop()) for r in self.runners]
         reclaimers += [tg.create_task(r.quarantine_loop()) for r in self.runners]
         helpers += [tg.create_task(self._promote_loop(rt)), tg.create_task(self._heartbeat_loop())]
+        helpers.append(tg.create_task(self._janitor_loop()))
         if drain:
             helpers.append(tg.create_task(self._drain_monitor()))
         if any(limit is not None for limit in self._limits):
@@ -171,6 +172,19 @@ class Worker:
                 pass
             await asyncio.sleep(self.settings.heartbeat_interval)
 
+    async def _janitor_loop(self) -> None:
+        interval = max(self.settings.dead_consumer_after / 4, self.settings.heartbeat_interval)
+        stages = [s.name for s in self.stages]
+        while not await _sleep_unless(self.stopping, interval):
+            try:
+                removed = await janitor.reap(
+                    self.redis, self.keys, stages, self.consumer, self.settings.dead_consumer_after
+                )
+            except REDIS_DOWN:
+                continue
+            if removed:
+                self.log.info("dead_consumers_removed", consumers=removed)
+
     async def _forget_heartbeat(self) -> None:
         try:
             await self.redis.hdel(self.keys.consumers, self.consumer)
@@ -210,6 +224,15 @@ class Worker:
             if pending["pending"] or delayed or _undelivered(r.group, groups, info):
                 return False
         return not any(r.inflight or r.outbox for r in self.runners)
+
+
+async def _sleep_unless(event: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` unless ``event`` is set first; True if it was."""
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 def rss_mib() -> float:

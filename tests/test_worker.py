@@ -195,3 +195,26 @@ async def _until(check, timeout: float = 20.0) -> None:  # type: ignore[no-untyp
     async with asyncio.timeout(timeout):
         while not await check():
             await asyncio.sleep(0.05)
+
+
+async def test_dead_consumer_is_removed_only_after_its_pending_entries_were_taken_over(
+    make_settings, redis: Redis
+) -> None:
+    settings = make_settings(visibility_timeout=0.3, dead_consumer_after=0.6, heartbeat_interval=0.1)
+    keys = Keys(settings.prefix)
+    client = await submit(settings, redis, [Probe(seq=i) for i in range(3)])
+    await redis.xgroup_create(keys.stream("s1"), "s1", id="0")
+    await redis.xreadgroup("s1", "ghost", {keys.stream("s1"): ">"}, count=2)  # dies holding two
+    pipeline = chain(1)
+    worker = Worker(pipeline, pipeline.stages, settings, redis)
+    task = asyncio.create_task(worker.run())
+
+    async def ghost_gone() -> bool:
+        names = {c["name"] for c in await redis.xinfo_consumers(keys.stream("s1"), "s1")}
+        return b"ghost" not in names
+
+    await _until(ghost_gone)
+    worker.stop()
+    report = await asyncio.wait_for(task, 10)
+    assert report.counts["s1"]["done"] == 3
+    assert await _completed(client, "B")

@@ -1,0 +1,50 @@
+"""Forgetting dead consumers, only once nothing of theirs is pending.
+
+A consumer that stopped heartbeating and has been idle for
+``dead_consumer_after`` seconds is removed from its group with XGROUP
+DELCONSUMER -- but only when it owns no pending entries: those are first
+taken over by a reclaimer (their idle time passes the visibility timeout
+long before), because DELCONSUMER would silently drop them.
+"""
+
+from __future__ import annotations
+
+import orjson
+from redis.asyncio import Redis
+
+from streamproc.envelope import now_ms
+from streamproc.keys import Keys
+
+
+async def live_consumers(redis: Redis, keys: Keys, dead_after: float) -> set[str]:
+    """Names of consumers whose heartbeat is recent; stale heartbeats are removed."""
+    now = now_ms()
+    live: set[str] = set()
+    stale: list[bytes] = []
+    for name, record in (await redis.hgetall(keys.consumers)).items():
+        try:
+            at = int(orjson.loads(record)["at"])
+        except (ValueError, KeyError, TypeError):
+            at = 0
+        (live.add(name.decode()) if now - at < dead_after * 1000 else stale.append(name))
+    if stale:
+        await redis.hdel(keys.consumers, *stale)
+    return live
+
+
+async def reap(redis: Redis, keys: Keys, stages: list[str], me: str, dead_after: float) -> list[str]:
+    """Delete dead, empty consumers from the groups of ``stages``; returns 'stage/name' of each."""
+    live = await live_consumers(redis, keys, dead_after) | {me}
+    removed: list[str] = []
+    for stage in stages:
+        for c in await redis.xinfo_consumers(keys.stream(stage), stage):
+            name = _text(c["name"])
+            if name in live or int(c["pending"]) or int(c["idle"]) < dead_after * 1000:
+                continue
+            await redis.xgroup_delconsumer(keys.stream(stage), stage, name)
+            removed.append(f"{stage}/{name}")
+    return removed
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
