@@ -6,8 +6,9 @@ Matching rule (the same for every document):
    their numeric value, case citations their letters and digits
    ("612 P.2d 1106" -> "612p2d1106").  Other texts are NFKC-folded,
    casefolded, "&" read as "and", punctuation dropped, whitespace collapsed,
-   and a leading "the", honorifics ("Mr.", "Hon.", "Judge") and a trailing
-   "et al" removed.
+   hyphens joined ("Chan-cey", "Quinn-Judge"), and a leading "the",
+   honorifics ("Mr.", "Hon.", "Judge") and a trailing "et al" removed; "USA",
+   "United States of America" and "United States" are one name.
 2. Dates, money and citations match only when equal.  Other texts match when
    they are equal; or hold the same words in another order ("Albert, Nathan
    D." / "Nathan D. Albert"); or are near-identical (rapidfuzz ``ratio`` >=
@@ -57,6 +58,10 @@ _HONORIFIC_RE = re.compile(
 _ET_AL_RE = re.compile(r"\s+et\s+al\.?$")
 _LABEL_RE = re.compile(r"^(?:case|docket|civil action|no|nos|number|#)\.?\s*(?:no\.?\s*)?[:#]?\s*")
 _FUZZY = 90
+# The federal government appears under several names in captions and dockets.
+_UNITED_STATES = dict.fromkeys(
+    ["united states of america", "usa", "us", "u s", "u s a"], "united states"
+)
 
 
 @dataclass(frozen=True)
@@ -107,9 +112,10 @@ def normalize(kind: EntityType, text: str) -> str:
         folded = _LABEL_RE.sub("", folded)
         return " ".join(re.sub(r"[^0-9a-z]+", " ", folded).split())
     folded = folded.replace("&", " and ").replace("’", "'")
-    folded = " ".join(re.sub(r"[^\w\s]", " ", folded.replace("'", "")).split())
+    folded = re.sub(r"(?<=\w)-\s*(?=\w)", "", folded.replace("'", ""))
+    folded = " ".join(re.sub(r"[^\w\s]", " ", folded).split())
     folded = _ET_AL_RE.sub("", _HONORIFIC_RE.sub("", folded))
-    return folded
+    return _UNITED_STATES.get(folded, folded)
 
 
 def _amount(folded: str) -> str:
@@ -177,11 +183,12 @@ def _count(
     kind: EntityType, found: set[str], wanted: list[ExpectedEntity], exhaustive: bool
 ) -> Counts:
     forms = [[normalize(kind, alias) for alias in entity.aliases] for entity in wanted]
-    hit = sum(any(matches(kind, p, f) for p in found for f in aliases) for aliases in forms)
+    required = [f for f, entity in zip(forms, wanted, strict=True) if entity.required]
+    hit = sum(any(matches(kind, p, f) for p in found for f in aliases) for aliases in required)
     if not exhaustive:
-        return Counts(expected=len(wanted), matched_expected=hit)
+        return Counts(expected=len(required), matched_expected=hit)
     good = sum(any(matches(kind, p, f) for aliases in forms for f in aliases) for p in found)
-    return Counts(len(wanted), hit, len(found), good)
+    return Counts(len(required), hit, len(found), good)
 
 
 def summarize(counts: Mapping[str, Counts]) -> dict[str, dict[str, float]]:

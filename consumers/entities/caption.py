@@ -42,13 +42,26 @@ _CONTINUED_RE = re.compile(r"(?:[,;&]|\b(?:and|of|the|for|AND|OF|THE))$")
 def find_caption_parties(text: str, lines: list[Line]) -> list[Mention]:
     """Parties named in multi-line captions and docket party blocks."""
     found: list[Mention] = []
+    role_first = _role_first_layout(text, lines)
     for index, line in enumerate(lines):
         value = content(text, line)
         if is_role_line(value):
-            found.extend(_role_line_parties(text, lines, index))
+            found.extend(_role_line_parties(text, lines, index, role_first))
         elif is_separator(value):
             found.extend(_separator_parties(text, lines, index))
     return found
+
+
+def _role_first_layout(text: str, lines: list[Line]) -> bool:
+    """District-court docket reports put the role above the party, then "represented by"."""
+    for index, line in enumerate(lines):
+        if not is_role_line(content(text, line)):
+            continue
+        name = _nearest(text, lines, index, 1)
+        after = _nearest(text, lines, name, 1) if name is not None else None
+        if after is not None and content(text, lines[after]).startswith("represented"):
+            return True
+    return False
 
 
 def party_mentions(text: str, side: Side, role: str | None = None) -> list[Mention]:
@@ -61,11 +74,14 @@ def party_mentions(text: str, side: Side, role: str | None = None) -> list[Menti
     return found
 
 
-def _role_line_parties(text: str, lines: list[Line], index: int) -> list[Mention]:
+def _role_line_parties(
+    text: str, lines: list[Line], index: int, role_first: bool
+) -> list[Mention]:
     role = normalize_role(content(text, lines[index])) or None
-    block = _block_above(text, lines, index)
-    if not block:
+    if role_first:
         block = _block_below(text, lines, index)
+    else:
+        block = _block_above(text, lines, index) or _block_below(text, lines, index)
     if not block:
         return []
     side = split_side(text, lines[block[0]].start, lines[block[-1]].end)

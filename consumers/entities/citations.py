@@ -43,6 +43,11 @@ _CANDIDATE_RE = re.compile(
     r"\b\d{1,4}\s+(?:[A-Z][A-Za-z0-9]*\.\s?(?:\d[a-z]{1,2}\s?)?){1,5}\s*(?:,\s*at\s+)?\d"
     r"|\bWL\s\d|\b[Ii]d\.|\bIbid\b|\bsupra\b"
 )
+_PUBLIC_DOMAIN_RE = re.compile(
+    r"(?<![\w-])(?:19|20)\d\d(?:[ ]|-)(?:[A-Z]{2,5})(?:[ -](?:[A-Z]{2,5}|App\.|Ct\.|Crim\.|Civ\.))*"
+    r"(?:[ ]|-)\d{1,5}(?![\w-])"
+    r"|\bT\.C\.\s(?:Memo\.|Summary\sOpinion)\s\d{4}-\d{1,4}\b"
+)
 _FORMS: dict[type[CitationBase], str] = {
     FullCaseCitation: "full",
     ShortCaseCitation: "short",
@@ -55,7 +60,7 @@ _META_KEYS = ("pin_cite", "year", "court", "plaintiff", "defendant")
 
 def find_citations(text: str) -> list[Mention]:
     """Every case citation (and statute eyecite recognises) in ``text``."""
-    found: list[Mention] = []
+    found: list[Mention] = [*_public_domain(text)]
     for lo, hi in _windows(text):
         window = text[lo:hi]
         if _CANDIDATE_RE.search(window) is None:
@@ -67,13 +72,24 @@ def find_citations(text: str) -> list[Mention]:
     return found
 
 
+def _public_domain(text: str) -> list[Mention]:
+    """Vendor-neutral citations: year, court code, number ("2019 TN WC App. 1", "2022-NCSC-1")."""
+    found = []
+    for match in _PUBLIC_DOMAIN_RE.finditer(text):
+        attrs = (("form", "full"), ("kind", "public-domain"))
+        mention = make(text, EntityType.CASE_CITATION, match.start(), match.end(), attrs=attrs)
+        if mention is not None:
+            found.append(mention)
+    return found
+
+
 def _mention(text: str, offset: int, citation: CitationBase) -> Mention | None:
     start, end = citation.span()
     if isinstance(citation, FullLawCitation):
         return make(text, EntityType.STATUTE, offset + start, offset + end)
     form = _FORMS.get(type(citation))
-    if form is None:
-        return None
+    if form is None or (form == "full" and "," in citation.matched_text()):
+        return None  # a full citation never holds a comma: "Thompson, 18" is misread
     return make(text, EntityType.CASE_CITATION, offset + start, offset + end, attrs=_attrs(citation, form))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from consumers.entities.names import is_person_name
 from consumers.entities.parties import split_side
 from consumers.entities.spans import make
 from consumers.model import EntityType, Mention
@@ -47,6 +48,11 @@ _CORPORATE_END_RE = re.compile(
     r"|GmbH|Fund|Trust)\.?,?\s*$",
     re.IGNORECASE,
 )
+_LISTED_RE = re.compile(
+    r"(?:listed|set\s+forth|named|identified)\s+(?:on|in)\s+(?P<kind>Schedule|Exhibit|Annex|Appendix)"
+    r"\s+(?P<id>[A-Z0-9]{1,3})\b"
+)
+_SCHEDULE_REACH = 3000
 _NAME_RUN_RE = re.compile(
     r"(?:[A-Z][\w.&'’-]*,?(?:\s+(?:of|and|the|&|de|d/b/a)\s+|\s+))*[A-Z][\w.&'’-]*[.,]?\s*$"
 )
@@ -85,7 +91,41 @@ def _preamble_parties(text: str, start: int) -> list[Mention]:
             mention = _party(text, chunk_start, definition.start(), term)
             if mention is not None:
                 found.append(mention)
+            found += _scheduled(text, chunk_start, definition.start(), term)
         chunk_start = definition.end()
+    return found
+
+
+def _scheduled(text: str, start: int, end: int, term: str) -> list[Mention]:
+    """Parties "listed on Schedule A": the names under that schedule's heading."""
+    reference = _LISTED_RE.search(text, start, end)
+    if reference is None:
+        return []
+    heading = re.compile(rf"^[^\S\n]*{reference.group('kind')}[^\S\n]+{reference.group('id')}[^\S\n]*$",
+                         re.IGNORECASE | re.MULTILINE)
+    found: list[Mention] = []
+    for place in heading.finditer(text, reference.end()):
+        found = _listed_names(text, place.end(), term)
+        if found:
+            break
+    return found
+
+
+def _listed_names(text: str, start: int, term: str) -> list[Mention]:
+    found: list[Mention] = []
+    for line in re.finditer(r"[^\n]+", text[start : start + _SCHEDULE_REACH]):
+        value = line.group(0).strip()
+        if not value:
+            continue
+        side = split_side(value, 0, len(value))
+        if not (_CORPORATE_END_RE.search(value) or is_person_name(value)) or not side.names:
+            if found:
+                break
+            continue  # the schedule's own title lines
+        offset = start + line.start() + line.group(0).index(value)
+        mention = make(text, EntityType.PARTY, offset, offset + len(value), "party",
+                       (("defined_as", term),))
+        found.extend([mention] if mention is not None else [])
     return found
 
 

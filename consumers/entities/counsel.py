@@ -43,7 +43,7 @@ _ITEM_SPLIT_RE = re.compile(
     r",|;|\bwith whom\b|\bwere on (?:the )?briefs?\b|\bon (?:the )?briefs?\b"
     r"|\bargued(?: the cause)?\b|\bfiled the briefs?\b|\band\b|\bfor\b"
 )
-_PAGE_MARK_RE = re.compile(r"\*\d+\s*")
+_PAGE_MARK_RE = re.compile(r"\*\d+\s*|(?:AUSA|SAUSA|AFPD|FPD|CJA|AAG|ADA|DAG)\s+")
 _COUNSEL_LINE_RE = re.compile(
     r"(?:Attorneys?|Counsel|ATTORNEYS?|COUNSEL)\s+(?:of\s+Record\s+)?(?:for|FOR)\s+(?P<who>.+)$"
 )
@@ -110,8 +110,9 @@ def _counsel_paragraph(text: str, match: re.Match[str], parties: list[Mention]) 
     people = [_clean(text, *item) for item in items if is_person_name(_clean(text, *item))]
     if not people or len(people) < len(items) // 3:
         return []
-    if len(people) == 1 and not re.search(r"\b[A-Z]\.", people[0]):
-        return []  # one name without an initial is too weak a cue for a counsel list
+    role_named = normalize_role(match.group("who")) != ""
+    if len(people) == 1 and not role_named and not re.search(r"\b[A-Z]\.", people[0]):
+        return []  # "..., for Reynolds Services Inc." alone is too weak a cue
     represents = _represented(match.group("who"), parties)
     found: list[Mention] = []
     for item_start, item_end in items:

@@ -19,7 +19,7 @@ _FEDERAL_RE = re.compile(
     r"(?<![\w:/-])\d{1,2}:\d{2}-[A-Za-z]{2,4}-\d{2,6}(?:-[A-Za-z0-9]{1,5}){0,3}(?![\w/-])"
 )
 _TEXAS_APPEALS_RE = re.compile(r"(?<![\w-])\d{2}-\d{2}-\d{5}-(?:CV|CR)(?![\w-])")
-_ID = r"(?:[A-Z]{1,4}[ ]?)?\d(?:[A-Za-z0-9.:/-]*[A-Za-z0-9])?(?![\w])"
+_ID = r"(?:[A-Z]{1,4}[ -]?){0,2}\d(?:[A-Za-z0-9.:/-]*[A-Za-z0-9])?(?![\w])"
 _LABEL_RE = re.compile(
     r"(?<![\w.])(?:(?P<word>[A-Za-z][A-Za-z.']*(?:[ \t]+[A-Za-z][A-Za-z.']*){0,3})[ \t]+)?"
     r"(?:(?:No|NO|Nos|NOS|Number|NUMBER|Num)\.?[ \t]*[:#]?|#[ \t]*:?|(?:Case|CASE|Docket|DOCKET)"
@@ -27,6 +27,12 @@ _LABEL_RE = re.compile(
     rf"(?P<first>{_ID})(?P<rest>(?:[ \t]*(?:,|&|and|,[ \t]*and)[ \t]*{_ID}){{0,12}})"
 )
 _NEXT_ID_RE = re.compile(_ID)
+# A form field: the label alone on its line, the number alone on a later one.
+_FIELD_RE = re.compile(
+    rf"^[^\S\n]*(?:[A-Z][a-z]+[^\S\n]+)?(?:Case|Docket|Cause)(?:[^\S\n]+(?:Number|No\.?|#))?"
+    rf"[^\S\n]*:?[^\S\n]*\n(?:[^\S\n]*\n){{0,8}}[^\S\n]*(?P<id>{_ID})[^\S\n]*$",
+    re.MULTILINE,
+)
 _STREET_RE = re.compile(
     r"[ \t]+(?:[A-Z]\w*[ \t]+){0,2}(?:Road|Rd|Street|St|Avenue|Ave|Boulevard|Blvd|Lane|Drive"
     r"|Floor|Building|Bldg|Suite|Highway|Hwy)\b"
@@ -56,6 +62,9 @@ def find_docket_numbers(text: str) -> list[Mention]:
     for match in _LABEL_RE.finditer(text):
         if _label_accepted(match):
             _add_labelled(text, match, found)
+    for match in _FIELD_RE.finditer(text):
+        if _plausible(match.group("id")):
+            _add(text, match.start("id"), match.end("id"), found)
     return found
 
 

@@ -28,7 +28,7 @@ _SEPARATOR_RE = re.compile(
     r"|against|AGAINST|–\s*against\s*–"  # noqa: RUF001 - en dashes frame "against"
 )
 _ROLE_LINE_RE = re.compile(
-    rf"(?:{ROLE_PHRASE}|U\.S\. Trustee)[ \t]*(?:\(\d+\))?[ \t]*[.,;:]?", re.IGNORECASE
+    rf"(?:{ROLE_PHRASE}|U\.S\. Trustee)[^\S\n]*(?:\(\d+\))?[^\S\n]*[.,;:]?", re.IGNORECASE
 )
 _ATTORNEY_NOTE_RE = re.compile(
     r"(?:LEAD ATTORNEY|ATTORNEY TO BE NOTICED|PRO HAC VICE|TERMINATED:.*|\(See above.*"

@@ -128,7 +128,9 @@ ROLE_WORD = (
     r"|Real Part(?:y|ies) in Interest|Interested Part(?:y|ies)|Amicus Curiae|Amici Curiae"
     r"|Employee|Employer|Complainants?|Libellants?|Condemnors?|Condemnees?)"
 )
-ROLE_PHRASE = rf"(?:{ROLE_WORD}(?:[ \t]*(?:[-–—/,]|\band\b)[ \t]*\n?[ \t]*{ROLE_WORD}){{0,3}})"
+ROLE_PHRASE = (
+    rf"(?:{ROLE_WORD}(?:[^\S\n]*(?:[-–—/,]|\band\b)?[^\S\n]*\n?[^\S\n]*{ROLE_WORD}){{0,3}})"
+)
 
 _ROLE_PART = re.compile(ROLE_WORD, re.IGNORECASE)
 _ROLE_ALIASES = {

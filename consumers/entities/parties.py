@@ -15,7 +15,7 @@ import re
 from typing import NamedTuple
 
 from consumers.entities.lines import is_contact
-from consumers.entities.names import ROLE_PHRASE, SUFFIX, is_function_word, normalize_role
+from consumers.entities.names import ROLE_PHRASE, SUFFIX, normalize_role
 
 
 class Side(NamedTuple):
@@ -53,6 +53,11 @@ _COMMA_SPLIT_RE = re.compile(
 _AND_SPLIT_RE = re.compile(r"\s+(?:and|AND|&)\s+")
 _TOKEN_RE = re.compile(r"\S+")
 _MAX_TOKENS = 16
+# A "name" made only of these is a role or a fragment, never a party.
+_ROLE_OR_FILLER_RE = re.compile(
+    rf"{ROLE_PHRASE}|the|and|of|et|al|v|vs|in|re|court|no|case|others|party|parties|[A-Z]",
+    re.IGNORECASE,
+)
 
 
 def split_side(text: str, start: int, end: int) -> Side:
@@ -161,4 +166,4 @@ def _plausible(name: str) -> bool:
         return False
     if sum(ch.isalpha() for ch in name) < 2 or is_contact(name):
         return False
-    return not all(is_function_word(token) for token in tokens)
+    return not all(_ROLE_OR_FILLER_RE.fullmatch(token.strip(",.;:")) for token in tokens)

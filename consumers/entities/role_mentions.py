@@ -10,12 +10,19 @@ from __future__ import annotations
 import re
 
 from consumers.entities.caption import party_mentions
-from consumers.entities.names import CORP_SUFFIX, NAME_TOKEN, ROLE_WORD, normalize_role
+from consumers.entities.names import (
+    CORP_SUFFIX,
+    NAME_TOKEN,
+    ROLE_WORD,
+    is_function_word,
+    normalize_role,
+)
 
 # Litigation roles only: "Employee Benefits" or "Trustee Fee" in a contract
-# are noun phrases, not parties.
+# are noun phrases, not parties; creditors filing claims in a bankruptcy are
+# numerous and not parties to the case.
 _ROLE = (
-    r"(?i:(?:plaintiff|defendant|appellant|appellee|petitioner|respondent|debtor|creditor"
+    r"(?i:(?:plaintiff|defendant|appellant|appellee|petitioner|respondent|debtor"
     r"|intervenor|movant|claimant|relator|applicant)s?)"
 )
 from consumers.entities.parties import split_side
@@ -23,7 +30,7 @@ from consumers.model import Mention
 
 _LINK = r"(?:[ ]+(?:of|and|&|the|de)[ ]+|[ ]+)"
 _ROLE_NAME_RE = re.compile(
-    rf"(?<![\w'’-])(?P<role>{_ROLE}(?:[-–—]{_ROLE})?)[ ]+"
+    rf"(?<![\w'’-])(?P<role>{_ROLE}(?:[-–—]{_ROLE})?)[ ]+(?:(?:Mr|Mrs|Ms|Dr)\.[ ]+)?"
     rf"(?P<name>{NAME_TOKEN}(?:{_LINK}{NAME_TOKEN}){{0,7}}(?:,?[ \t]+{CORP_SUFFIX})?)"
 )
 _UPPER_START = re.compile(r"[A-Z]")
@@ -43,8 +50,13 @@ def find_role_mentions(text: str) -> list[Mention]:
         if inner is not None:
             end = inner.start()  # "Brian Broussard and Appellee United States"
         side = split_side(text, match.start("name"), end)
-        found += party_mentions(text, side, role)
+        found += [m for m in party_mentions(text, side, role) if not _generic(m.text)]
     return found
+
+
+def _generic(name: str) -> bool:
+    """"Reply Brief", "Motion": capitalized words that name no one."""
+    return all(is_function_word(token) for token in name.split())
 
 
 def _is_role_word(word: str) -> bool:

@@ -41,6 +41,7 @@ _OFFICE_RE = re.compile(
     r"|Judge|Clinic|Center|PACER)\b"
 )
 _SQUEEZE_RE = re.compile(r"\s+")
+_TITLE_REST_RE = re.compile(r"(?:Esq|Assistant|Deputy|Special|Senior|Chief|Attorney|Counsel)\b")
 _STREET_RE = re.compile(r"\s*(?:\d+[A-Za-z]?\s+[A-Z]|P\.?\s?O\.?\s+Box)")
 _LOOKAHEAD = 3
 _EXPIRY = 40  # a party's attorney list does not run on for pages
@@ -131,12 +132,14 @@ def _maybe_attorney(
     represented = _REPRESENTED_RE.match(content(text, line))
     start = line.start + (represented.end() if represented else 0)
     name_end = _name_end(text, start, line.end)
-    following = _following(text, lines, index)
-    if name_end is None or not following:
+    if name_end is None:
         return False
-    firm = _firm_line(text, lines, index)
+    following = _following(text, lines, index, name_end)
+    if not following:
+        return False
+    firm = _firm_line(following)
     if state.party is not None or state.before_party:
-        if not (is_contact(following[0]) or is_attorney_note(following[0]) or firm):
+        if not (firm or any(is_contact(v) or is_attorney_note(v) for v in following[:3])):
             return False
         if state.party is not None:
             _attorney(text, start, name_end, state.party.text, firm, found)
@@ -168,10 +171,12 @@ def _name_end(text: str, start: int, end: int) -> int | None:
     name_end = start + (cut.start() if cut else len(value))
     name = text[start:name_end].split("\t")[0]
     name_end = start + len(name.rstrip())
-    return name_end if is_person_name(_SQUEEZE_RE.sub(" ", name.replace(" ,", ","))) else None
+    squeezed = _SQUEEZE_RE.sub(" ", name).replace(" ,", ",")
+    return name_end if is_person_name(squeezed) else None
 
 
-def _following(text: str, lines: list[Line], index: int) -> list[str]:
+def _following(text: str, lines: list[Line], index: int, name_end: int) -> list[str]:
+    """The rest of the name's line (a firm after a tab), then the next lines."""
     values = []
     cursor = index + 1
     while cursor < len(lines) and len(values) < _LOOKAHEAD:
@@ -181,18 +186,21 @@ def _following(text: str, lines: list[Line], index: int) -> list[str]:
         if not is_blank(value):
             values.append(value)
         cursor += 1
-    # The rest of the name line itself (after a tab) may hold the firm.
-    tail = content(text, lines[index]).split("\t", 1)
-    return ([tail[1]] if len(tail) == 2 and tail[1].strip() else []) + values
+    rest = text[name_end : lines[index].end].strip(" \t,")
+    if _TITLE_REST_RE.match(rest):
+        rest = ""  # "Camille Ann Domingue, Assistant U.S. Attorney": a title, not a firm
+    return ([rest] if rest else []) + values
 
 
-def _firm_line(text: str, lines: list[Line], index: int) -> str | None:
+def _firm_line(following: list[str]) -> str | None:
     """The first line under an attorney's name that names a firm, if any."""
-    for value in _following(text, lines, index)[:_LOOKAHEAD + 1]:
-        value = value.strip()
-        if is_attorney_note(value) or is_contact(value) or not value:
+    for line in following:
+        value = line.strip()
+        if is_attorney_note(value) and "\t" in value:
+            value = value.split("\t")[-1].strip()  # "Counsel of Record<tab>Firm LLP"
+        elif is_attorney_note(value) or is_contact(value) or not value:
             continue
-        if is_firm_like(value) and not _OFFICE_RE.search(value) and "\t" not in value:
+        if is_firm_like(value) and not _OFFICE_RE.search(value):
             return value
         return None
     return None
