@@ -54,6 +54,14 @@ class Keys:
         """Consumer name -> heartbeat record of every live worker."""
         return self._key("consumers")
 
+    def rate_limit(self, name: str) -> str:
+        """The shared request and token buckets of the rate limit ``name``."""
+        return self._key("ratelimit", name)
+
+    def llm_reply(self, model: str, prompt_version: str, digest: str) -> str:
+        """The cached model reply for a text with sha256 ``digest``."""
+        return self._key("llm", model, prompt_version, digest)
+
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this prefix."""
         return "{" + self.prefix + "}:*"

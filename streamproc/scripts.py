@@ -26,7 +26,10 @@ from redis.exceptions import NoScriptError
 from streamproc import ids as stream_ids
 from streamproc.keys import Keys
 
-SCRIPT_NAMES = ("handoff", "retry", "dead_letter", "promote", "renew", "claim", "enqueue", "seal")
+SCRIPT_NAMES = (
+    "handoff", "retry", "dead_letter", "promote", "renew", "claim", "enqueue", "seal",
+    "token_bucket",
+)  # fmt: skip
 _INCLUDE = re.compile(r"^--!include (\S+)$", re.MULTILINE)
 Arg = str | bytes | int
 
@@ -173,6 +176,17 @@ class Scripts:
         """Fix the batch total to what was submitted; complete it if already finished."""
         k = self.keys
         return ScriptCall("seal", [k.batch(batch), k.events, k.open_batches], [batch, now])
+
+    def token_bucket(
+        self, *, name: str, request_capacity: float, requests_per_minute: float,
+        token_capacity: float, tokens_per_minute: float, requests: float, tokens: float,
+        mode: str = "take", now: int | None = None,
+    ) -> ScriptCall:  # fmt: skip
+        """Take (or force, or hold) requests and tokens from the rate limit ``name``."""
+        rates = (request_capacity, requests_per_minute, token_capacity, tokens_per_minute)
+        args: list[Arg] = [*map(repr, map(float, rates)), repr(float(requests))]
+        args += [repr(float(tokens)), mode, "" if now is None else now]
+        return ScriptCall("token_bucket", [self.keys.rate_limit(name)], args)
 
 
 def _sha1(text: str) -> str:
