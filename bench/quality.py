@@ -30,10 +30,13 @@ from bench.quality_score import (
     summarize,
 )
 from consumers.entities import extract_mentions
+from consumers.entities.names import words
 
-_BLOCK_TAGS = frozenset(
-    "p div br tr li h1 h2 h3 h4 h5 h6 table thead tbody title dt dd pre blockquote "
-    "section article header footer ul ol center form hr".split()
+_BLOCK_TAGS = words(
+    """
+    p div br tr li h1 h2 h3 h4 h5 h6 table thead tbody title dt dd pre blockquote
+    section article header footer ul ol center form hr
+    """
 )
 _CELL_TAGS = frozenset({"td", "th"})
 
@@ -61,8 +64,7 @@ def _pdf_text(path: Path) -> str:
 
 def _markup_text(root: etree._Element) -> str:
     """Markup to text, breaking lines at block elements and ``<br>``."""
-    for bad in root.xpath("//script | //style | //noscript"):
-        bad.drop_tree() if hasattr(bad, "drop_tree") else bad.getparent().remove(bad)
+    etree.strip_elements(root, "script", "style", "noscript", with_tail=False)
     parts: list[str] = []
     _walk(root, parts)
     return "".join(parts)

@@ -42,15 +42,18 @@ from decimal import Decimal, InvalidOperation
 from rapidfuzz import fuzz
 
 from bench.quality_truth import Expected, ExpectedEntity, expected_entities, iso_dates
+from consumers.entities.names import words
 from consumers.model import EntityType, Mention
 
 __all__ = ["Counts", "Expected", "expected_entities", "matches", "normalize", "score_document"]
 
 _EXACT_TYPES = frozenset({EntityType.DATE, EntityType.MONEY, EntityType.CASE_CITATION})
 _PEOPLE = frozenset({EntityType.JUDGE, EntityType.ATTORNEY, EntityType.PERSON})
-_GENERIC = frozenset(
-    "state states united people company corporation inc llc court county city district "
-    "department office america government commonwealth bank trust group holdings".split()
+_GENERIC = words(
+    """
+    state states united people company corporation inc llc court county city district
+    department office america government commonwealth bank trust group holdings
+    """
 )
 _HONORIFIC_RE = re.compile(
     r"^(?:(?:mr|mrs|ms|dr|hon|honorable|judge|justice|chief|magistrate|the)\.?\s+)+"
@@ -144,13 +147,22 @@ def matches(kind: EntityType, predicted: str, expected: str) -> bool:
     short, long = sorted((predicted.split(), expected.split()), key=len)
     if sorted(short) == sorted(long) or fuzz.ratio(predicted, expected) >= _FUZZY:
         return True
-    if len(short) >= 2 and _contiguous(short, long):
+    return _word_match(kind, short, long)
+
+
+def _word_match(kind: EntityType, short: list[str], long: list[str]) -> bool:
+    """Rules 2 (a run of words, a surname) and 3 (a name without its middle initial)."""
+    if len(short) == 1:
+        word = short[0]
+        return len(word) >= 4 and word not in _GENERIC and word in (long[0], long[-1])
+    if _contiguous(short, long):
         return True
-    if len(short) == 1 and len(short[0]) >= 4 and short[0] not in _GENERIC:
-        return short[0] in (long[0], long[-1])
-    if kind in _PEOPLE and len(short) >= 2:
-        return short[0] == long[0] and short[-1] == long[-1] and set(short) <= set(long)
-    return False
+    return (
+        kind in _PEOPLE
+        and short[0] == long[0]
+        and short[-1] == long[-1]
+        and set(short) <= set(long)
+    )
 
 
 def _contiguous(short: list[str], long: list[str]) -> bool:

@@ -59,9 +59,13 @@ _FIRM_RE = re.compile(
 _AKA_RE = re.compile(r",?\s+(?:also known as|a/k/a|aka)\s+", re.IGNORECASE)
 _CORPORATE_RE = re.compile(r"\b(?:Inc|LLC|L\.L\.C|Corp|Co|Ltd|L\.P|LP|N\.A|PLC|AG)\b\.?")
 # List headings inside a span ("Schedule A", "Members of ValueAct Group").
-_HEADING_RE = re.compile(r"(?:Schedule|Exhibit|Annex|Appendix)\s+\w+$|(?:Members|List|Parties)\s+of\b")
+_HEADING_RE = re.compile(
+    r"(?:Schedule|Exhibit|Annex|Appendix)\s+\w+$|(?:Members|List|Parties)\s+of\b"
+)
 _OFFICE_RE = re.compile(r"Office|Department|Defender|General|Government|Clinic|Center|Court")
-_CONTACT_RE = re.compile(r"@|\d{3}\)?[-. ]\d{3}|^\d|P\.?O\.? Box|Suite|Fax|Direct|Email|UNDELIVERABLE")
+_CONTACT_RE = re.compile(
+    r"@|\d{3}\)?[-. ]\d{3}|^\d|P\.?O\.? Box|Suite|Fax|Direct|Email|UNDELIVERABLE"
+)
 _ROLE_WORDS = (
     r"(?:Plaintiffs?|Defendants?|Appellants?|Appellees?|Petitioners?|Respondents?|Debtors?"
     r"|Trustees?|Intervenors?|Creditors?|Applicants?)"
@@ -129,8 +133,8 @@ def _dates(*values: object) -> list[ExpectedEntity]:
 
 def _firm(contact: str) -> str | None:
     """A docket contact block's firm line, when it names a law firm."""
-    for line in contact.splitlines():
-        line = line.strip()
+    for raw in contact.splitlines():
+        line = raw.strip()
         if not line or _CONTACT_RE.search(line):
             continue
         return line if _FIRM_RE.search(line) and not _OFFICE_RE.search(line) else None
@@ -147,13 +151,19 @@ def _pacer_docket(gt: Record) -> Expected:
             firm = _firm(str(attorney.get("contact", "")))
             items += _entity(T.LAW_FIRM, firm) if firm else []
     origin = gt.get("originating_court_information") or {}
-    for judge in (gt.get("assigned_to_str"), gt.get("referred_to_str"), origin.get("ordering_judge")):
+    for judge in (
+        gt.get("assigned_to_str"),
+        gt.get("referred_to_str"),
+        origin.get("ordering_judge"),
+    ):
         items += _entity(T.JUDGE, str(judge or ""))
     items += _entity(T.DOCKET_NUMBER, str(gt.get("docket_number") or ""))
     items += _entity(T.DOCKET_NUMBER, str(origin.get("docket_number") or ""))
     entries = gt.get("docket_entries", [])
     items += _dates(gt.get("date_filed"), gt.get("date_terminated"))
-    items += _dates(*[e.get("date_filed") for e in entries], *[e.get("date_entered") for e in entries])
+    items += _dates(
+        *[e.get("date_filed") for e in entries], *[e.get("date_entered") for e in entries]
+    )
     return Expected(_unique(items), frozenset({T.PARTY, T.ATTORNEY, T.LAW_FIRM}))
 
 
@@ -164,12 +174,18 @@ def _scotus_docket(gt: Record) -> Expected:
         for attorney in party.get("attorneys", []):
             items += _entity(T.ATTORNEY, attorney["name"])
             title = str(attorney.get("title") or "")
-            items += _entity(T.LAW_FIRM, title) if _FIRM_RE.search(title) and not _OFFICE_RE.search(title) else []
+            items += (
+                _entity(T.LAW_FIRM, title)
+                if _FIRM_RE.search(title) and not _OFFICE_RE.search(title)
+                else []
+            )
     items += _entity(T.DOCKET_NUMBER, str(gt.get("docket_number") or ""))
     for number in gt.get("lower_court_case_numbers") or []:
         items += _entity(T.DOCKET_NUMBER, str(number))
     items += _entity(T.COURT, str(gt.get("lower_court") or ""))
-    items += _dates(gt.get("date_filed"), *[e.get("date_filed") for e in gt.get("docket_entries", [])])
+    items += _dates(
+        gt.get("date_filed"), *[e.get("date_filed") for e in gt.get("docket_entries", [])]
+    )
     return Expected(_unique(items), frozenset({T.PARTY, T.ATTORNEY, T.LAW_FIRM}))
 
 
@@ -202,8 +218,8 @@ def _cuad_parties(fields: Record) -> list[ExpectedEntity]:
     defined = set(re.findall(r"[\"“']([^\"”']+)[\"”']", answer))
     items: list[ExpectedEntity] = []
     for span in parties.get("spans", []):
-        for piece in re.split(r"\n\s*\n", str(span)):
-            piece = piece.strip()
+        for raw in re.split(r"\n\s*\n", str(span)):
+            piece = raw.strip()
             if piece in defined and not _CORPORATE_RE.search(piece):
                 continue  # a defined term ("Licensor"), not a name
             if re.search(r"[\"“”]", piece) or piece.endswith(":") or _HEADING_RE.match(piece):
@@ -225,9 +241,8 @@ def _cap_parties(name: str) -> list[ExpectedEntity]:
     name = re.sub(r"^(?:In re|In the matter of)\s+", "", name, flags=re.IGNORECASE)
     items: list[ExpectedEntity] = []
     for side in re.split(r"\s+v\.\s+|;\s*|(?<=[a-z]{3})\.\s+(?=[A-Z])", name):
-        side = _ROLE_TAIL_RE.sub("", side.strip(" .,;")).strip(" .,")
-        side = re.split(r",\s+(?:a|an|as)\s", side)[0]
-        items += _entity(T.PARTY, side)
+        bare = _ROLE_TAIL_RE.sub("", side.strip(" .,;")).strip(" .,")
+        items += _entity(T.PARTY, re.split(r",\s+(?:a|an|as)\s", bare)[0])
     return items
 
 
@@ -235,10 +250,9 @@ def _names(texts: Iterable[str], kind: T, min_words: int) -> list[ExpectedEntity
     """Person names in CAP's attorney and judge paragraphs: titles and places dropped."""
     items: list[ExpectedEntity] = []
     for text in texts:
-        text = re.sub(r"\*\d+", "", text)
-        text = re.sub(r",?\s+for\s+[^,]+\.?$", "", text)
-        for segment in re.split(r",|;|\s+and\s+", _TITLE_WORDS.sub(" ", text)):
-            segment = " ".join(segment.split()).strip(" .")
+        bare = re.sub(r",?\s+for\s+[^,]+\.?$", "", re.sub(r"\*\d+", "", text))
+        for raw in re.split(r",|;|\s+and\s+", _TITLE_WORDS.sub(" ", bare)):
+            segment = " ".join(raw.split()).strip(" .")
             if _TITLE_SEGMENT.search(segment) or "&" in segment:
                 continue
             if len(segment.split()) >= min_words and _PERSON_RE.fullmatch(segment):
@@ -258,7 +272,9 @@ def _cap(gt: Record) -> Expected:
     items += _entity(T.COURT, *court_names, *[re.sub(r",[^,]*\.$", "", c) for c in court_tags])
     for number in str(meta.get("docket_number", "")).split(";"):
         items += _entity(T.DOCKET_NUMBER, number)
-    items += _dates(meta.get("decision_date"), *tags.get("decisiondate", []), *tags.get("otherdate", []))
+    items += _dates(
+        meta.get("decision_date"), *tags.get("decisiondate", []), *tags.get("otherdate", [])
+    )
     # cites_to lists the citations in the opinion; the record's own citations
     # are metadata, usually absent from the opinion text: accepted, not required.
     for cite in [c.get("cite", "") for c in meta.get("cites_to", [])]:
@@ -295,7 +311,7 @@ def _disclosure(gt: Record) -> Expected:
 
 def _disclosure_cell(column: str, value: str) -> list[ExpectedEntity]:
     if column in {"Source and Type", "Source"}:
-        return _entity(T.ORGANIZATION, value.split(" - ")[0])
+        return _entity(T.ORGANIZATION, value.split(" - ", maxsplit=1)[0])
     if re.fullmatch(r"\$[\d,]+(?:\.\d\d)?", value.strip()):
         return _entity(T.MONEY, value)
     if column in {"Date", "Dates"}:

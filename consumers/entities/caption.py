@@ -68,15 +68,13 @@ def party_mentions(text: str, side: Side, role: str | None = None) -> list[Menti
     """PARTY mentions for every name of ``side``, with ``role`` or the side's own."""
     found = []
     for start, end in side.names:
-        mention = make(text, EntityType.PARTY, start, end, role or side.role)
+        mention = make(text, EntityType.PARTY, start, end, role=role or side.role)
         if mention is not None:
             found.append(mention)
     return found
 
 
-def _role_line_parties(
-    text: str, lines: list[Line], index: int, role_first: bool
-) -> list[Mention]:
+def _role_line_parties(text: str, lines: list[Line], index: int, role_first: bool) -> list[Mention]:
     role = normalize_role(content(text, lines[index])) or None
     if role_first:
         block = _block_below(text, lines, index)
@@ -94,11 +92,15 @@ def _separator_parties(text: str, lines: list[Line], index: int) -> list[Mention
     if above is not None and not is_role_line(content(text, lines[above])):
         block = _block_above(text, lines, index)
         if block:
-            found += party_mentions(text, split_side(text, lines[block[0]].start, lines[block[-1]].end))
+            found += party_mentions(
+                text, split_side(text, lines[block[0]].start, lines[block[-1]].end)
+            )
     if not _role_follows(text, lines, index):
         block = _block_below(text, lines, index)
         if block:
-            found += party_mentions(text, split_side(text, lines[block[0]].start, lines[block[-1]].end))
+            found += party_mentions(
+                text, split_side(text, lines[block[0]].start, lines[block[-1]].end)
+            )
     return found
 
 
@@ -131,7 +133,7 @@ def _block_above(text: str, lines: list[Line], index: int) -> list[int]:
     block: list[int] = []
     while cursor is not None and cursor >= 0 and len(block) < _MAX_BLOCK:
         value = content(text, lines[cursor])
-        if not _namelike(value) or is_heading_or_label(value) and not _labelled_name(value):
+        if not _namelike(value) or (is_heading_or_label(value) and not _labelled_name(value)):
             break
         if block and _SENTENCE_END_RE.search(value):
             break
@@ -150,11 +152,11 @@ def _joins_below(value: str, below: str) -> bool:
         return False
     if stripped.isupper() != below.strip().isupper():
         return False  # "AT NASHVILLE" over "Leonardo Calderon-Fuentes" is a heading
-    return _CONTINUED_RE.search(stripped) is not None or not stripped[-1] in ".:;)"
+    return _CONTINUED_RE.search(stripped) is not None or stripped[-1] not in ".:;)"
 
 
 def _labelled_name(value: str) -> bool:
-    """"Title: A, et al., Applicants" is a caption side despite its label."""
+    """ "Title: A, et al., Applicants" is a caption side despite its label."""
     return re.match(r"(?:Title|Style|Party name)\s*:\s*\S", value) is not None
 
 

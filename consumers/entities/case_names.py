@@ -28,9 +28,7 @@ _INLINE_ROLE_RE = re.compile(
     rf",\s*(?P<role>{ROLE_PHRASE})(?=[ \t]*(?:[.,;:]|$|\s+(?:v|vs|V|VS)\.\s))", re.IGNORECASE
 )
 _CAPTION_MARK_RE = re.compile(r"\s(?:v|vs|V|VS)\.\s|^\s*(?:In re|IN RE|In the [Mm]atter of)\b")
-_GROUP_LEAD_RE = re.compile(
-    r"[\s.,;]*(?:(?:v|vs|V|VS)\.\s+)?(?:and\s+)?", re.IGNORECASE
-)
+_GROUP_LEAD_RE = re.compile(r"[\s.,;]*(?:(?:v|vs|V|VS)\.\s+)?(?:and\s+)?", re.IGNORECASE)
 _SENTENCE_BREAK_RE = re.compile(r"[a-z]{3,}\.\s+(?=[A-Z])")
 _VERSUS_RE = re.compile(r"\s+(?:v|vs|V|VS)\.?\s+(?=[A-Z0-9])")
 _CAPS_RUN_MARK_RE = re.compile(r"(?:^|\s)(?:v|vs|V|VS)\.(?:\s|$)")

@@ -84,13 +84,15 @@ def _public_domain(text: str) -> list[Mention]:
 
 
 def _mention(text: str, offset: int, citation: CitationBase) -> Mention | None:
-    start, end = citation.span()
+    start, end = citation.span()  # type: ignore[no-untyped-call]  # eyecite leaves it untyped
     if isinstance(citation, FullLawCitation):
         return make(text, EntityType.STATUTE, offset + start, offset + end)
     form = _FORMS.get(type(citation))
-    if form is None or (form == "full" and "," in citation.matched_text()):
+    if form is None or (form == "full" and "," in text[offset + start : offset + end]):
         return None  # a full citation never holds a comma: "Thompson, 18" is misread
-    return make(text, EntityType.CASE_CITATION, offset + start, offset + end, attrs=_attrs(citation, form))
+    return make(
+        text, EntityType.CASE_CITATION, offset + start, offset + end, attrs=_attrs(citation, form)
+    )
 
 
 def _attrs(citation: CitationBase, form: str) -> tuple[tuple[str, str], ...]:

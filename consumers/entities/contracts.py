@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from consumers.entities.names import is_person_name
+from consumers.entities.names import is_person_name, words
 from consumers.entities.parties import split_side
 from consumers.entities.spans import make
 from consumers.model import EntityType, Mention
@@ -33,10 +33,20 @@ _END_RE = re.compile(
     r"|(?:\)|[a-z]{3,}|[”\"])\.(?=\s+[A-Z0-9])"  # the end of the preamble's sentence
 )
 _NOT_PARTY_TERMS = frozenset(
-    "agreement effective date execution date closing date term amendment plan contract"
-    " commencement date this agreement".split()
+    {
+        "agreement",
+        "this agreement",
+        "effective date",
+        "execution date",
+        "closing date",
+        "commencement date",
+        "term",
+        "amendment",
+        "plan",
+        "contract",
+    }
 )
-_QUOTE = "\"“”'‘’"  # noqa: RUF001 - contracts quote defined terms with typographic quotes
+_QUOTE = "\"“”'‘’"
 _DEFINITION_RE = re.compile(
     rf"\((?:[^()]{{0,80}}?)[{_QUOTE}](?P<term>[^{_QUOTE}()]{{1,40}})[{_QUOTE}](?:[^()]{{0,120}})\)"
     rf"|,?\s*referred\s+to\s+(?:herein\s+)?as\s+[{_QUOTE}](?P<ref>[^{_QUOTE}]{{1,40}})[{_QUOTE}]"
@@ -56,16 +66,16 @@ _SCHEDULE_REACH = 3000
 _NAME_RUN_RE = re.compile(
     r"(?:[A-Z][\w.&'’-]*,?(?:\s+(?:of|and|the|&|de|d/b/a)\s+|\s+))*[A-Z][\w.&'’-]*[.,]?\s*$"
 )
-_CONTRACT_ROLES = frozenset(
+_CONTRACT_ROLES = words(
     """
-    licensor licensee lessor lessee landlord tenant buyer seller purchaser vendor supplier
-    customer client contractor subcontractor consultant distributor manufacturer company
-    employer employee executive borrower lender guarantor issuer depositor servicer
-    custodian trustee agent sponsor provider recipient investor shareholder member partner
-    franchisor franchisee owner developer publisher author assignor assignee grantor
-    grantee pledgor pledgee mortgagor mortgagee university institution fund adviser advisor
-    underwriter reseller marketer operator
-    """.split()
+    licensor licensee lessor lessee landlord tenant buyer seller purchaser vendor
+    supplier customer client contractor subcontractor consultant distributor
+    manufacturer company employer employee executive borrower lender guarantor issuer
+    depositor servicer custodian trustee agent sponsor provider recipient investor
+    shareholder member partner franchisor franchisee owner developer publisher author
+    assignor assignee grantor grantee pledgor pledgee mortgagor mortgagee university
+    institution fund adviser advisor underwriter reseller marketer operator
+    """
 )
 
 
@@ -101,8 +111,10 @@ def _scheduled(text: str, start: int, end: int, term: str) -> list[Mention]:
     reference = _LISTED_RE.search(text, start, end)
     if reference is None:
         return []
-    heading = re.compile(rf"^[^\S\n]*{reference.group('kind')}[^\S\n]+{reference.group('id')}[^\S\n]*$",
-                         re.IGNORECASE | re.MULTILINE)
+    heading = re.compile(
+        rf"^[^\S\n]*{reference.group('kind')}[^\S\n]+{reference.group('id')}[^\S\n]*$",
+        re.IGNORECASE | re.MULTILINE,
+    )
     found: list[Mention] = []
     for place in heading.finditer(text, reference.end()):
         found = _listed_names(text, place.end(), term)
@@ -123,8 +135,10 @@ def _listed_names(text: str, start: int, term: str) -> list[Mention]:
                 break
             continue  # the schedule's own title lines
         offset = start + line.start() + line.group(0).index(value)
-        mention = make(text, EntityType.PARTY, offset, offset + len(value), "party",
-                       (("defined_as", term),))
+        attrs = (("defined_as", term),)
+        mention = make(
+            text, EntityType.PARTY, offset, offset + len(value), role="party", attrs=attrs
+        )
         found.extend([mention] if mention is not None else [])
     return found
 
@@ -144,4 +158,6 @@ def _party(text: str, start: int, end: int, term: str) -> Mention | None:
             return None
         name_start, name_end = run.start(), end
     role = term.casefold() if term.casefold() in _CONTRACT_ROLES else "party"
-    return make(text, EntityType.PARTY, name_start, name_end, role, (("defined_as", term),))
+    return make(
+        text, EntityType.PARTY, name_start, name_end, role=role, attrs=(("defined_as", term),)
+    )

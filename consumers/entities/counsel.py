@@ -53,7 +53,9 @@ _THROUGH_RE = re.compile(
 )
 _SIGNATURE_RE = re.compile(rf"(?<![\w/])/?s/[ \t]*(?P<name>{PERSON_TIGHT})")
 _ESQ_RE = re.compile(rf"(?P<name>{PERSON_TIGHT}),?[ ]+Esq\.?")
-_ATTORNEY_CUE_RE = re.compile(r"Attorney|Counsel|Esq|Bar No|SBN|LLP|P\.C\.|Law\b|for (?:Plaintiff|Defendant)")
+_ATTORNEY_CUE_RE = re.compile(
+    r"Attorney|Counsel|Esq|Bar No|SBN|LLP|P\.C\.|Law\b|for (?:Plaintiff|Defendant)"
+)
 _FIRM_SUFFIX_RE = re.compile(
     r"(?:,?[ \t]+(?:LLP|L\.L\.P\.|PLLC|P\.L\.L\.C\.|P\.C\.|P\.A\.|P\.L\.C\.|Chartered|LPA|APC)"
     r"|[ \t]+(?:Law[ \t]+(?:Firm|Group|Offices?)|Legal[ \t]+Group|(?:&|and)[ \t]+Associates))"
@@ -118,12 +120,12 @@ def _counsel_paragraph(text: str, match: re.Match[str], parties: list[Mention]) 
     for item_start, item_end in items:
         value = _clean(text, item_start, item_end)
         mark = _PAGE_MARK_RE.match(text, item_start, item_end)
-        if mark is not None:
-            item_start = mark.end()  # "*929W.D. Masterson": a reporter's page mark
+        # "*929W.D. Masterson": a reporter's page mark is not part of the name.
+        name_start = mark.end() if mark is not None else item_start
         if is_person_name(value):
-            found += _mention(text, EntityType.ATTORNEY, item_start, item_end, represents)
+            found += _mention(text, EntityType.ATTORNEY, name_start, item_end, represents)
         elif is_firm_like(value) and ("&" in value or re.search(FIRM_SUFFIX, value)):
-            found += _mention(text, EntityType.LAW_FIRM, item_start, item_end)
+            found += _mention(text, EntityType.LAW_FIRM, name_start, item_end)
     return found
 
 
@@ -144,13 +146,14 @@ def _items(text: str, start: int, end: int) -> list[tuple[int, int]]:
         last = sep.end()
     items.append((last, end))
     trimmed = []
-    for a, b in items:
-        while a < b and text[a] in " \t\n\r.":
-            a += 1
-        while b > a and text[b - 1] in " \t\n\r":
-            b -= 1
-        if b > a:
-            trimmed.append((a, b))
+    for first, last_end in items:
+        lo, hi = first, last_end
+        while lo < hi and text[lo] in " \t\n\r.":
+            lo += 1
+        while hi > lo and text[hi - 1] in " \t\n\r":
+            hi -= 1
+        if hi > lo:
+            trimmed.append((lo, hi))
     return trimmed
 
 
@@ -159,12 +162,13 @@ def _merge_firms(text: str, items: list[tuple[int, int]]) -> list[tuple[int, int
     merged: list[tuple[int, int]] = []
     for start, end in items:
         value = _clean(text, start, end)
+        begin = start
         if "&" in value or re.fullmatch(FIRM_SUFFIX, value):
             while merged and _single_word(_clean(text, *merged[-1])):
-                start = merged.pop()[0]
+                begin = merged.pop()[0]
             if re.fullmatch(FIRM_SUFFIX, value) and merged:
-                start = merged.pop()[0]
-        merged.append((start, end))
+                begin = merged.pop()[0]
+        merged.append((begin, end))
     return merged
 
 
@@ -210,8 +214,13 @@ def _counsel_blocks(text: str, lines: list[Line], parties: list[Mention]) -> lis
                 break
             name = re.sub(r"\s*\((?:SBN|Bar|State Bar)[^)]*\)|,?\s+Esq\.?$", "", value)
             if is_person_name(name):
-                found += _mention(text, EntityType.ATTORNEY, lines[cursor].start,
-                                  lines[cursor].start + len(name), represents)
+                found += _mention(
+                    text,
+                    EntityType.ATTORNEY,
+                    lines[cursor].start,
+                    lines[cursor].start + len(name),
+                    represents,
+                )
             cursor -= 1
     return found
 
@@ -222,8 +231,9 @@ def _through(text: str, match: re.Match[str]) -> list[Mention]:
     for person in re.finditer(PERSON_TIGHT, match.group("list")):
         if is_person_name(person.group(0)):
             start = match.start("list") + person.start()
-            found += _mention(text, EntityType.ATTORNEY, start, start + len(person.group(0)),
-                              (("firm", firm),))
+            found += _mention(
+                text, EntityType.ATTORNEY, start, start + len(person.group(0)), (("firm", firm),)
+            )
     return found
 
 
@@ -242,7 +252,10 @@ def _signatures(text: str) -> list[Mention]:
 
 
 def _mention(
-    text: str, kind: EntityType, start: int, end: int,
+    text: str,
+    kind: EntityType,
+    start: int,
+    end: int,
     attrs: tuple[tuple[str, str], ...] = (),
 ) -> list[Mention]:
     mention = make(text, kind, start, end, attrs=attrs)

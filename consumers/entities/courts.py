@@ -154,8 +154,7 @@ def _capitalized(value: str) -> bool:
     words = _WORD_RE.findall(value)
     head_ok = words[0][0].isupper() or words[0][0].isdigit()
     return head_ok and all(
-        word[0].isupper() or word[0].isdigit() or word.casefold() in _CONNECTORS
-        for word in words
+        word[0].isupper() or word[0].isdigit() or word.casefold() in _CONNECTORS for word in words
     )
 
 

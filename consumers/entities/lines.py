@@ -25,7 +25,7 @@ _COLUMN_RE = re.compile(r"[ \t]\)(?:[ \t]|$)|[ \t]§[ \t]|^\)[ \t]*|[ \t]\|[ \t]
 
 _SEPARATOR_RE = re.compile(
     r"(?:v|vs|V|VS|Vs)\.?:?|versus|VERSUS|Versus|-+\s*(?:v|vs|against|AGAINST)\.?\s*-+"
-    r"|against|AGAINST|–\s*against\s*–"  # noqa: RUF001 - en dashes frame "against"
+    r"|against|AGAINST|–\s*against\s*–"
 )
 _ROLE_LINE_RE = re.compile(
     rf"(?:{ROLE_PHRASE}|U\.S\. Trustee)[^\S\n]*(?:\(\d+\))?[^\S\n]*[.,;:]?", re.IGNORECASE

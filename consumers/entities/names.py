@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import re
 
+
+def words(text: str) -> frozenset[str]:
+    """The whitespace-separated words of ``text``: word lists kept as readable data."""
+    return frozenset(text.split())
+
+
 UP = "A-ZÀ-ÖØ-Þ"
 LO = "a-zß-öø-ÿ"
 APOS = "'’"
@@ -23,9 +29,7 @@ WORD = (
 INITIAL = rf"[{UP}]\.(?:[ ]?[{UP}]\.)*"
 SUFFIX = r"(?:Jr\.?|Sr\.?|JR\.?|SR\.?|III|II|IV|V)(?![A-Za-z])"
 # One name token; spaces inside a name may be runs (PACER pads with spaces).
-NAME_TOKEN = (
-    rf"(?:St\.|{INITIAL}|{WORD}|(?:de|da|del|della|di|du|van|von|der|la|le)\b)"
-)
+NAME_TOKEN = rf"(?:St\.|{INITIAL}|{WORD}|(?:de|da|del|della|di|du|van|von|der|la|le)\b)"
 PERSON = rf"(?:{NAME_TOKEN}(?:[ ]+{NAME_TOKEN}){{1,5}}(?:,?[ ]+{SUFFIX}(?![{LO}]))?)"
 # A name written with single spaces, for prose and signatures ("/s/ Jane Roe   Jane Roe").
 PERSON_TIGHT = rf"(?:{NAME_TOKEN}(?:[ ]{NAME_TOKEN}){{1,4}}(?:,?[ ]{SUFFIX}(?![{LO}]))?)"
@@ -40,32 +44,33 @@ FIRM_SUFFIX = (
     r"|LPA|L\.P\.A\.|APC|A\.P\.C\.|APLC|S\.C\.)"
 )
 
-_NOT_NAME_WORDS = frozenset(
+_NOT_NAME_WORDS = words(
     """
-    a an and the this that these those of for to in on at by with from as or but if
-    when where whereas whereby hereby herein thereof section article exhibit schedule
-    court courts judge judges justice justices chief senior magistrate bankruptcy circuit
-    district county state states united america plaintiff plaintiffs defendant defendants
-    appellant appellants appellee appellees petitioner petitioners respondent respondents
-    debtor creditor trustee intervenor attorney attorneys counsel esq inc llc corp company
-    ltd lp llp department office agency board bureau commission division docket case no
-    nos page pages document filed date dated order orders opinion motion appeal appeals
-    brief email fax phone tel telephone direct suite street avenue road box floor
-    january february march april may june july august september october november december
-    jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday
-    friday saturday sunday mr mrs ms dr hon honorable re see id ibid supra cf also per
-    curiam agreement party parties lead notice noticed pro hac vice se government
-    i ii iii iv v vi vii viii ix x total amount entered memorandum exhibit notes note
-    upon findings recommendation report center centre foundation institute league project
-    clinic fund society association program act advocate general next first second third
-    team forms form brief reply committee leadership response one us square plaza drive
-    lane boulevard level rating visits northern southern eastern western central american
-    national civil liberties international public limited corporation incorporated
-    investments holdings partners
+    a an and the this that these those of for to in on at by with from as or but if when
+    where whereas whereby hereby herein thereof section article exhibit schedule court
+    courts judge judges justice justices chief senior magistrate bankruptcy circuit
+    district county state states united america plaintiff plaintiffs defendant
+    defendants appellant appellants appellee appellees petitioner petitioners respondent
+    respondents debtor creditor trustee intervenor attorney attorneys counsel esq inc
+    llc corp company ltd lp llp department office agency board bureau commission
+    division docket case no nos page pages document filed date dated order orders
+    opinion motion appeal appeals brief email fax phone tel telephone direct suite
+    street avenue road box floor january february march april may june july august
+    september october november december jan feb mar apr jun jul aug sep sept oct nov dec
+    monday tuesday wednesday thursday friday saturday sunday mr mrs ms dr hon honorable
+    re see id ibid supra cf also per curiam agreement party parties lead notice noticed
+    pro hac vice se government i ii iii iv v vi vii viii ix x total amount entered
+    memorandum exhibit notes note upon findings recommendation report center centre
+    foundation institute league project clinic fund society association program act
+    advocate general next first second third team forms form brief reply committee
+    leadership response one us square plaza drive lane boulevard level rating visits
+    northern southern eastern western central american national civil liberties
+    international public limited corporation incorporated investments holdings partners
     however further therefore accordingly thus via mail electronic certified delivery
     should shall will would could must might each every all any such said other certain
-    not including but liability others other because has have been is are was were be between among by
-    """.split()
+    not including but liability others other because has have been is are was were be
+    between among by
+    """
 )
 
 _SUFFIX_RE = re.compile(rf"^{SUFFIX}$")

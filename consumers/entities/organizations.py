@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from consumers.entities.names import CORP_SUFFIX, PERSON, WORD, is_function_word
+from consumers.entities.names import CORP_SUFFIX, PERSON, WORD, is_function_word, words
 from consumers.entities.spans import make
 from consumers.model import EntityType, Mention
 
@@ -29,26 +29,31 @@ _TAIL_RE = re.compile(
     rf"{_HEAD_NOUNS.upper()}))(?![\w])(?![ \t]+(?:Liability|Partnership|LIABILITY|PARTNERSHIP))"
 )
 # Suffixes that follow a comma ("Acme, Inc."); "Exhibits, Company" is no name.
-_COMMA_SUFFIXES = frozenset(
-    "Inc Inc. INC INC. LLC L.L.C. Ltd Ltd. LTD LTD. L.P. LP LLLP N.A. PLC plc P.L.C. GmbH AG S.A."
-    " N.V. B.V. Limited LIMITED".split()
+_COMMA_SUFFIXES = words(
+    """
+    Inc Inc. INC INC. LLC L.L.C. Ltd Ltd. LTD LTD. L.P. LP LLLP N.A. PLC plc P.L.C. GmbH
+    AG S.A. N.V. B.V. Limited LIMITED
+    """
 )
 # Words that describe rather than name: "Regulatory Authority" is no body.
-_GENERIC = frozenset(
+_GENERIC = words(
     """
-    governmental regulatory applicable additional corporate clearing investment insurance
-    legal amended restated initial financial competent relevant appropriate such other
-    foreign domestic local national federal state public private new existing former
-    trust agent collateral marketing master depository law school
-    """.split()
+    governmental regulatory applicable additional corporate clearing investment
+    insurance legal amended restated initial financial competent relevant appropriate
+    such other foreign domestic local national federal state public private new existing
+    former trust agent collateral marketing master depository law school
+    """
 )
 _HEAD_FIRST_RE = re.compile(
     rf"(?<![\w])(?P<pre>(?:{WORD}[ \t]+){{0,3}})(?:Department|Bureau|Office|Board|Commission"
     rf"|University|Ministry|Administration|Council|Institute|Bank|College|School|Academy"
     rf"|Society|Association|Federation|League|Museum|Church|Division|Secretary)"
-    rf"[ \t]+(?:of|for|on)[ \t]+(?:the[ \t]+)?{WORD}(?:[ \t]+(?:(?:of|and|&|for)[ \t]+)?{WORD}){{0,4}}"
+    rf"[ \t]+(?:of|for|on)[ \t]+(?:the[ \t]+)?{WORD}"
+    rf"(?:[ \t]+(?:(?:of|and|&|for)[ \t]+)?{WORD}){{0,4}}"
 )
-_GENERIC_BOARDS = re.compile(r"Board of (?:Directors|Trustees|Managers|Governors)\b|Office of the\b")
+_GENERIC_BOARDS = re.compile(
+    r"Board of (?:Directors|Trustees|Managers|Governors)\b|Office of the\b"
+)
 _TOKEN_RE = re.compile(r"\S+")
 _CONNECTORS = frozenset({"of", "and", "&", "the", "de", "du", "la"})
 _NAME_WORD_RE = re.compile(rf"(?:{WORD}|[A-Z]\.|\d+[A-Za-z]+|[A-Z][A-Za-z]*[0-9]+)[,]?")

@@ -82,7 +82,7 @@ def split_side(text: str, start: int, end: int) -> Side:
 
 
 def _looks_like_list(segment: str) -> bool:
-    """"A, B, C and D" with no role stated still lists several parties."""
+    """ "A, B, C and D" with no role stated still lists several parties."""
     return len(_COMMA_SPLIT_RE.findall(segment)) >= 2 and _AND_SPLIT_RE.search(segment) is not None
 
 
@@ -156,7 +156,7 @@ def _clean(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 def _keeps_stop(text: str, start: int, end: int) -> bool:
     """A final full stop that belongs to an abbreviation ("Inc.", "Jr.", "J.")."""
-    word = text[start:end].split()[-1]
+    word = text[start:end].rsplit(maxsplit=1)[-1]
     return len(word) <= 5 or word.count(".") > 1
 
 

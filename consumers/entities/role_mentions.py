@@ -17,6 +17,8 @@ from consumers.entities.names import (
     is_function_word,
     normalize_role,
 )
+from consumers.entities.parties import split_side
+from consumers.model import Mention
 
 # Litigation roles only: "Employee Benefits" or "Trustee Fee" in a contract
 # are noun phrases, not parties; creditors filing claims in a bankruptcy are
@@ -25,9 +27,6 @@ _ROLE = (
     r"(?i:(?:plaintiff|defendant|appellant|appellee|petitioner|respondent|debtor"
     r"|intervenor|movant|claimant|relator|applicant)s?)"
 )
-from consumers.entities.parties import split_side
-from consumers.model import Mention
-
 _LINK = r"(?:[ ]+(?:of|and|&|the|de)[ ]+|[ ]+)"
 _ROLE_NAME_RE = re.compile(
     rf"(?<![\w'’-])(?P<role>{_ROLE}(?:[-–—]{_ROLE})?)[ ]+(?:(?:Mr|Mrs|Ms|Dr)\.[ ]+)?"
@@ -55,7 +54,7 @@ def find_role_mentions(text: str) -> list[Mention]:
 
 
 def _generic(name: str) -> bool:
-    """"Reply Brief", "Motion": capitalized words that name no one."""
+    """ "Reply Brief", "Motion": capitalized words that name no one."""
     return all(is_function_word(token) for token in name.split())
 
 

@@ -33,7 +33,9 @@ from consumers.entities.spans import make
 from consumers.model import EntityType, Mention
 
 _REPRESENTED_RE = re.compile(r"^\s*represented\s+by\s*", re.IGNORECASE)
-_NAME_CUT_RE = re.compile(r"\s*,\s*(?:Esq\.?|Assistant|Deputy|Special|Senior|Chief|Attorney|Counsel)\b.*$")
+_NAME_CUT_RE = re.compile(
+    r"\s*,\s*(?:Esq\.?|Assistant|Deputy|Special|Senior|Chief|Attorney|Counsel)\b.*$"
+)
 _SECTION_HEAD_RE = re.compile(r"(?:Attorneys?|Counsel)\s+for\s+(?P<role>.+?)\s*$|Other\s*$")
 _TABLE_END_RE = re.compile(r"(?:Date Filed|Docket Text|Proceedings and Orders)\b")
 _OFFICE_RE = re.compile(
@@ -75,9 +77,12 @@ def find_roster_counsel(text: str, lines: list[Line], parties: list[Mention]) ->
         elif (head := _SECTION_HEAD_RE.match(value)) is not None:
             state.party, state.before_party = None, True
             state.role = normalize_role(head.group("role") or "") or None
-        elif not is_role_line(value) and _starts_block(text, lines, index):
-            if _maybe_attorney(text, lines, index, state, found):
-                state.since = 0
+        elif (
+            not is_role_line(value)
+            and _starts_block(text, lines, index)
+            and _maybe_attorney(text, lines, index, state, found)
+        ):
+            state.since = 0
     found += _table_rows(text, lines)
     return found
 
@@ -119,7 +124,7 @@ def _enter_party(text: str, state: _State, party: Mention, found: list[Mention])
         # Docket pages that list attorneys first, then the party they act for.
         found.append(party if party.role else dataclasses.replace(party, role=state.role))
         for start, end, firm in state.pending:
-            _attorney(text, start, end, party.text, firm, found)
+            found += _attorney(text, (start, end), party.text, firm)
         state.pending = []
         return
     state.party, state.before_party, state.since = party, False, 0
@@ -142,26 +147,25 @@ def _maybe_attorney(
         if not (firm or any(is_contact(v) or is_attorney_note(v) for v in following[:3])):
             return False
         if state.party is not None:
-            _attorney(text, start, name_end, state.party.text, firm, found)
+            found += _attorney(text, (start, name_end), state.party.text, firm)
         else:
             state.pending.append((start, name_end, firm))
         return True
-    return _unattached(text, start, name_end, firm, following, found)
+    unattached = _unattached(text, (start, name_end), firm, following)
+    found += unattached
+    return bool(unattached)
 
 
 def _unattached(
-    text: str, start: int, end: int, firm: str | None, following: list[str],
-    found: list[Mention],
-) -> bool:
+    text: str, span: tuple[int, int], firm: str | None, following: list[str]
+) -> list[Mention]:
     """Outside a docket's party sections: an address block (name, firm, street)."""
     if firm is not None and len(following) > 1 and is_contact(following[1]):
-        _attorney(text, start, end, None, firm, found)
-        return True
+        return _attorney(text, span, None, firm)
     if _STREET_RE.match(following[0]):
-        mention = make(text, EntityType.PERSON, start, end)
-        found.extend([mention] if mention is not None else [])
-        return True
-    return False
+        mention = make(text, EntityType.PERSON, *span)
+        return [mention] if mention is not None else []
+    return []
 
 
 def _name_end(text: str, start: int, end: int) -> int | None:
@@ -169,7 +173,7 @@ def _name_end(text: str, start: int, end: int) -> int | None:
     value = text[start:end]
     cut = _NAME_CUT_RE.search(value)
     name_end = start + (cut.start() if cut else len(value))
-    name = text[start:name_end].split("\t")[0]
+    name = text[start:name_end].split("\t", maxsplit=1)[0]
     name_end = start + len(name.rstrip())
     squeezed = _SQUEEZE_RE.sub(" ", name).replace(" ,", ",")
     return name_end if is_person_name(squeezed) else None
@@ -177,7 +181,7 @@ def _name_end(text: str, start: int, end: int) -> int | None:
 
 def _following(text: str, lines: list[Line], index: int, name_end: int) -> list[str]:
     """The rest of the name's line (a firm after a tab), then the next lines."""
-    values = []
+    values: list[str] = []
     cursor = index + 1
     while cursor < len(lines) and len(values) < _LOOKAHEAD:
         value = content(text, lines[cursor])
@@ -207,8 +211,11 @@ def _firm_line(following: list[str]) -> str | None:
 
 
 def _attorney(
-    text: str, start: int, end: int, party: str | None, firm: str | None, found: list[Mention]
-) -> None:
+    text: str, span: tuple[int, int], party: str | None, firm: str | None
+) -> list[Mention]:
+    """The ATTORNEY mention, with whom they represent and their firm (also a LAW_FIRM)."""
+    start, end = span
+    found: list[Mention] = []
     attrs: list[tuple[str, str]] = []
     if party:
         attrs.append(("represents", _SQUEEZE_RE.sub(" ", party)))
@@ -220,17 +227,21 @@ def _attorney(
             found.extend([firm_mention] if firm_mention is not None else [])
     mention = make(text, EntityType.ATTORNEY, start, end, attrs=tuple(attrs))
     found.extend([mention] if mention is not None else [])
+    return found
 
 
 def _table_rows(text: str, lines: list[Line]) -> list[Mention]:
-    """"Party <tab> Role <tab> Attorney" rows, attorneys continuing on following lines."""
+    """ "Party <tab> Role <tab> Attorney" rows, attorneys continuing on following lines."""
     found: list[Mention] = []
     party: Mention | None = None
     for line in lines:
-        cells = [c for c in re.finditer(r"[^\t]+", text[line.start : line.end]) if c.group(0).strip()]
+        cells = [
+            c for c in re.finditer(r"[^\t]+", text[line.start : line.end]) if c.group(0).strip()
+        ]
         roles = [i for i, c in enumerate(cells) if is_role_line(c.group(0))]
         if roles and 0 < roles[0] < len(cells) - 1:
-            party = _row_party(text, line.start, cells, roles[0], found)
+            party = _row_party(text, line.start, cells, roles[0])
+            found.extend([party] if party is not None else [])
             rest = cells[roles[0] + 1 :]
         elif party is not None and len(cells) == 1:
             rest = cells
@@ -238,21 +249,13 @@ def _table_rows(text: str, lines: list[Line]) -> list[Mention]:
             party = None
             continue
         for cell in rest:
-            _row_attorney(text, line.start + cell.start(), line.start + cell.end(), party, found)
+            span = (line.start + cell.start(), line.start + cell.end())
+            if party is not None and is_person_name(text[span[0] : span[1]].strip()):
+                found += _attorney(text, span, party.text, None)
     return found
 
 
-def _row_party(text: str, offset: int, cells: list[re.Match[str]], role_at: int,
-               found: list[Mention]) -> Mention | None:
+def _row_party(text: str, offset: int, cells: list[re.Match[str]], role_at: int) -> Mention | None:
     name = cells[role_at - 1]
     role = normalize_role(cells[role_at].group(0)) or None
-    mention = make(text, EntityType.PARTY, offset + name.start(), offset + name.end(), role)
-    found.extend([mention] if mention is not None else [])
-    return mention
-
-
-def _row_attorney(text: str, start: int, end: int, party: Mention | None,
-                  found: list[Mention]) -> None:
-    name = text[start:end].strip()
-    if party is not None and is_person_name(name):
-        _attorney(text, start, end, party.text, None, found)
+    return make(text, EntityType.PARTY, offset + name.start(), offset + name.end(), role=role)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from consumers.model import EntityType, Mention
 
 _EDGE_JUNK = " \t\r\n\f,;:\u00a0"
-_TRAILING_JUNK = _EDGE_JUNK + "-–—"  # noqa: RUF001 - dashes end caption fragments
+_TRAILING_JUNK = _EDGE_JUNK + "-–—"
 
 # Higher wins when two mentions overlap: the narrower, more specific rule
 # families (citations, numbers) beat the broad name families.
@@ -42,6 +42,7 @@ def make(
     kind: EntityType,
     start: int,
     end: int,
+    *,
     role: str | None = None,
     attrs: tuple[tuple[str, str], ...] = (),
 ) -> Mention | None:

@@ -35,9 +35,11 @@ _RULE_KIND = (
     r"|Bankr(?:uptcy|\.)[ \t]?P(?:roc(?:edure)?\.?|\.))"
 )
 _PATTERNS = (
-    rf"\b\d{{1,2}}[ \t]+U\.?[ \t]?S\.?[ \t]?C(?:\.|ode)?(?:[ \t]?A\.|[ \t]?S\.)?[ \t]*(?:{_SIGN}[ \t]*)?{_SECTIONS}",
+    rf"\b\d{{1,2}}[ \t]+U\.?[ \t]?S\.?[ \t]?C(?:\.|ode)?(?:[ \t]?A\.|[ \t]?S\.)?[ \t]*"
+    rf"(?:{_SIGN}[ \t]*)?{_SECTIONS}",
     rf"\b\d{{1,2}}[ \t]+C\.?[ \t]?F\.?[ \t]?R\.?[ \t]*(?:{_SIGN}[ \t]*)?{_SECTIONS}",
-    rf"\bFed(?:eral|\.)[ \t]?R(?:ules?|\.)[ \t]?(?:of[ \t]+)?{_RULE_KIND}[ \t]*(?:Rule[ \t]*)?{_SECTION}",
+    rf"\bFed(?:eral|\.)[ \t]?R(?:ules?|\.)[ \t]?(?:of[ \t]+)?{_RULE_KIND}[ \t]*"
+    rf"(?:Rule[ \t]*)?{_SECTION}",
     rf"\bFederal[ \t]+Rules?[ \t]+of[ \t]+(?:Civil|Appellate|Criminal|Bankruptcy)[ \t]+Procedure"
     rf"[ \t]+{_SECTION}",
     rf"\bFederal[ \t]+Rules?[ \t]+of[ \t]+Evidence[ \t]+{_SECTION}",
