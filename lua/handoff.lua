@@ -1,8 +1,9 @@
 -- handoff: finish many messages of one stage in one call.
 -- For each message: XACK it; only if XACK removed it (returned 1) forward it to
--- the next stage's stream (or, on the last stage, count its document done),
--- record the document's state and count it in its batch. A message two
--- consumers both finished is therefore forwarded exactly once.
+-- the next stage's stream (or, on the last stage, count its document done).
+-- Then, once per batch: record the documents' states, add to the batch's
+-- counters and, on the last stage, emit batch_completed if that finished it.
+-- A message two consumers both finished is therefore forwarded exactly once.
 --
 -- KEYS[1]   input stream of the stage
 -- KEYS[2]   output stream (the next stage's input; unused on the last stage)
@@ -14,8 +15,10 @@
 -- ARGV[3]   next stage name, or '' on the last stage
 -- ARGV[4]   now, epoch milliseconds
 -- ARGV[5]   number of batch slots B, followed by B batch ids
--- then      number of messages N, followed by N records:
---           message id, batch slot (0 = none), document id, F, then F field/value strings
+-- then      number of messages N, followed by N records, each one string
+--           "<message id>\31<batch slot, 0 = none>\31<F>\31<document id>" followed by
+--           F field/value strings (packing the record saves the client encoding four
+--           arguments per message; the document id is last, so it may contain anything)
 -- returns   array of N integers: 1 forwarded/completed, 0 already acknowledged elsewhere
 
 --!include batch.lua
@@ -23,17 +26,18 @@
 local group, stage, nxt, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local last = (nxt == '')
 local nb = tonumber(ARGV[5])
-local batch_ids = {}
-for i = 1, nb do batch_ids[i] = ARGV[5 + i] end
 local pos = 6 + nb
 local n = tonumber(ARGV[pos]); pos = pos + 1
 local result = {}
-local passed_field = 'passed:' .. stage
 local state = last and 'done' or ('queued:' .. nxt)
+local passed = {}
+local states = {}
+for slot = 1, nb do passed[slot] = 0; states[slot] = {'HSET', KEYS[4 + 2 * slot]} end
 
 for m = 1, n do
-  local id, slot, doc, nf = ARGV[pos], tonumber(ARGV[pos + 1]), ARGV[pos + 2], tonumber(ARGV[pos + 3])
-  local first = pos + 4
+  local id, slot, nf, doc = string.match(ARGV[pos], '^([^\31]*)\31(%d+)\31(%d+)\31(.*)$')
+  slot, nf = tonumber(slot), tonumber(nf)
+  local first = pos + 1
   pos = first + nf
   local acked = redis.call('XACK', KEYS[1], group, id)
   result[m] = acked
@@ -42,13 +46,22 @@ for m = 1, n do
       redis.call('XADD', KEYS[2], '*', unpack(ARGV, first, pos - 1))
     end
     if slot > 0 then
-      local bkey, dkey = KEYS[3 + 2 * slot], KEYS[4 + 2 * slot]
-      redis.call('HSET', dkey, doc, state)
-      redis.call('HINCRBY', bkey, passed_field, 1)
-      if last then
-        redis.call('HINCRBY', bkey, 'done', 1)
-        complete_if_finished(bkey, KEYS[3], KEYS[4], batch_ids[slot], now)
-      end
+      passed[slot] = passed[slot] + 1
+      local cmd = states[slot]
+      cmd[#cmd + 1] = doc
+      cmd[#cmd + 1] = state
+    end
+  end
+end
+
+for slot = 1, nb do
+  if passed[slot] > 0 then
+    local bkey = KEYS[3 + 2 * slot]
+    redis.call(unpack(states[slot]))
+    redis.call('HINCRBY', bkey, 'passed:' .. stage, passed[slot])
+    if last then
+      redis.call('HINCRBY', bkey, 'done', passed[slot])
+      complete_if_finished(bkey, KEYS[3], KEYS[4], ARGV[5 + slot], now)
     end
   end
 end

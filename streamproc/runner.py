@@ -20,18 +20,19 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from streamproc import envelope
+from streamproc import eager, envelope
 from streamproc import ids as stream_ids
 from streamproc.envelope import Envelope, Fields
 from streamproc.errors import HandlerTimeout, PoisonMessage
 from streamproc.failures import Verdict, backoff_seconds, decide
 from streamproc.logs import get_logger
-from streamproc.metrics import StageMetrics
+from streamproc.metrics import HistogramBatch, StageMetrics
 from streamproc.outcome import Kind, Outcome, plan_flush
 from streamproc.runtime import Runtime
 from streamproc.stage import Context, Defer, Stage
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+_DONE = Kind.DONE
 LEASE_CHUNK = 1000
 # An entry reclaimed after this many deliveries is a suspect: its consumers
 # died twice while it was in flight. It then runs alone (quarantine), so a
@@ -52,7 +53,8 @@ class StageRunner:
         self.max_attempts = stage.max_attempts or s.max_attempts
         self.inflight: dict[str, float] = {}
         self.outbox: list[Outcome] = []
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.expired: set[str] = set()
         self.counts: collections.Counter[str] = collections.Counter()
         self.idle = False
         self.last_read = "0-0"
@@ -63,6 +65,9 @@ class StageRunner:
         self._reading = asyncio.Event()
         self._reading.set()
         self.metrics = StageMetrics.bind(stage.name)
+        self.handler_seconds = HistogramBatch(self.metrics.handler)
+        self._validate = stage.input.__pydantic_validator__.validate_json
+        self.end_to_end_seconds = HistogramBatch(self.metrics.end_to_end)
         self.log = get_logger(stage=stage.name, consumer=rt.consumer)
 
     @property
@@ -133,9 +138,10 @@ class StageRunner:
         if mid in self.inflight:
             return
         self.inflight[mid] = time.monotonic()
-        task = self.tg.create_task(self._run(mid, fields, deliveries))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task = eager.start(self._run(mid, fields, deliveries), self.tg.create_task)
+        if task is not None:
+            self.tasks[mid] = task
+            task.add_done_callback(lambda _t: self.tasks.pop(mid, None))
 
     # -- handling ----------------------------------------------------------
 
@@ -144,27 +150,34 @@ class StageRunner:
         env: Envelope | None = None
         try:
             env = envelope.decode(mid, fields)
-            msg = self.stage.input.model_validate_json(env.payload)
-            outcome = self._succeeded(mid, env, await self._call(msg, env))
+            msg = self._validate(env.payload)
+            ctx = Context(
+                self.stage.name, mid, env.doc, env.batch, env.attempt, env.trace, env.replay,
+                self.rt.resources,
+            )  # fmt: skip
+            outcome = self._succeeded(mid, env, await self.stage.handle(msg, ctx))
+        except asyncio.CancelledError:
+            if mid not in self.expired:
+                raise
+            self.expired.discard(mid)
+            late = HandlerTimeout(f"handler ran past its {self.timeout:g} s limit")
+            outcome = self._failed(mid, env, fields, late, deliveries)
         except Exception as exc:
             outcome = self._failed(mid, env, fields, exc, deliveries)
-        self.metrics.handler.observe(time.perf_counter() - started)
+        self.handler_seconds.add(time.perf_counter() - started)
         self.outbox.append(outcome)
         self._wake.set()
 
-    async def _call(self, msg: BaseModel, env: Envelope) -> object:
-        ctx = Context(
-            self.stage.name, env.id, env.doc, env.batch, env.attempt, env.trace, env.replay,
-            self.rt.resources,
-        )  # fmt: skip
-        deadline = asyncio.timeout(self.timeout)
-        try:
-            async with deadline:
-                return await self.stage.handle(msg, ctx)
-        except TimeoutError as exc:
-            if deadline.expired():
-                raise HandlerTimeout(f"handler ran past its {self.timeout:g} s limit") from exc
-            raise
+    async def deadline_loop(self) -> None:
+        """Cancel handlers running past the stage's time limit (one timer for all)."""
+        interval = min(max(self.timeout / 10, 0.01), 1.0)
+        while not await self.rt.sleep(interval):
+            cutoff = time.monotonic() - self.timeout
+            for mid, since in list(self.inflight.items()):
+                task = self.tasks.get(mid)
+                if since < cutoff and task is not None and mid not in self.expired:
+                    self.expired.add(mid)
+                    task.cancel()
 
     def _succeeded(self, mid: str, env: Envelope, result: object) -> Outcome:
         if isinstance(result, Defer):
@@ -227,20 +240,28 @@ class StageRunner:
 
     def _account(self, outcomes: list[Outcome], result: Any, now: int) -> None:
         flags = result if isinstance(result, list) else [result]
-        last = self.stage.next is None
+        inflight = self.inflight
+        e2e = self.end_to_end_seconds.add if self.stage.next is None else None
+        done = 0
         for o, flag in zip(outcomes, flags, strict=True):
-            self.inflight.pop(o.id, None)
-            kind = o.kind.value if flag == 1 else "duplicate"
-            self.counts[kind] += 1
-            if flag != 1 or o.kind is Kind.DONE:
-                if last and flag == 1 and o.env is not None:
-                    self.metrics.end_to_end.observe(max(0, now - o.env.enqueued_ms) / 1000)
-                continue
-            self._log_failure(o)
-        for kind, n in collections.Counter(
-            o.kind.value if f == 1 else "duplicate" for o, f in zip(outcomes, flags, strict=True)
-        ).items():
-            self.metrics.outcomes[kind].inc(n)
+            inflight.pop(o.id, None)
+            if flag != 1:
+                self._count("duplicate")
+            elif o.kind is _DONE:
+                done += 1
+                if e2e is not None and o.env is not None:
+                    e2e(max(0, now - o.env.enqueued_ms) / 1000)
+            else:
+                self._count(o.kind.value)
+                self._log_failure(o)
+        if done:
+            self._count("done", done)
+        self.handler_seconds.flush()
+        self.end_to_end_seconds.flush()
+
+    def _count(self, outcome: str, n: int = 1) -> None:
+        self.counts[outcome] += n
+        self.metrics.outcomes[outcome].inc(n)
 
     def _log_failure(self, o: Outcome) -> None:
         doc = o.env.doc if o.env else None

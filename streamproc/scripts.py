@@ -116,7 +116,8 @@ class Scripts:
         body: list[Arg] = []
         for item in items:
             slot = slots.setdefault(item.batch, len(slots) + 1) if item.batch else 0
-            body += [item.id, slot, item.doc, len(item.fields), *item.fields]
+            body.append(f"{item.id}\x1f{slot}\x1f{len(item.fields)}\x1f{item.doc}")
+            body += item.fields
         for batch in slots:
             keys += [k.batch(batch), k.batch_documents(batch)]
         args: list[Arg] = [group, stage, next_stage or "", now, len(slots), *slots]

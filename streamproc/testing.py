@@ -70,6 +70,17 @@ def chain(n: int) -> Pipeline:
     return Pipeline(tuple(Stage(name, Probe, probe, next=nxt) for name, nxt in zip(names, nexts)))
 
 
+async def noop(msg: Probe, ctx: Context) -> None:
+    """Do nothing at all: the handler of the engine benchmarks."""
+
+
+def noop_chain(n: int) -> Pipeline:
+    """``n`` no-op stages named s1..sn."""
+    names = [f"s{i}" for i in range(1, n + 1)]
+    nexts: list[str | None] = [*names[1:], None]
+    return Pipeline(tuple(Stage(name, Probe, noop, next=nxt) for name, nxt in zip(names, nexts)))
+
+
 def one() -> Pipeline:
     """A one-stage probe pipeline."""
     return chain(1)

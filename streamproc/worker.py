@@ -116,6 +116,7 @@ class Worker:
         helpers += [tg.create_task(r.lease_loop()) for r in self.runners]
         reclaimers = [tg.create_task(r.reclaim_loop()) for r in self.runners]
         reclaimers += [tg.create_task(r.quarantine_loop()) for r in self.runners]
+        reclaimers += [tg.create_task(r.deadline_loop()) for r in self.runners]
         helpers += [tg.create_task(self._promote_loop(rt)), tg.create_task(self._heartbeat_loop())]
         helpers.append(tg.create_task(self._janitor_loop()))
         if drain:
@@ -138,7 +139,7 @@ class Worker:
             await asyncio.sleep(0.02)
         cancelled = sum(len(r.tasks) for r in self.runners)
         for r in self.runners:
-            for t in list(r.tasks):
+            for t in list(r.tasks.values()):
                 t.cancel()
         await asyncio.sleep(0)
         for r in self.runners:
