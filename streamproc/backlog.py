@@ -75,7 +75,7 @@ async def _lag(redis: Redis, stream: str, info: dict[str, Any]) -> int | None:
         return int(lag) if lag is not None else None
     start = "(" + _text(info["last-delivered-id"])
     entries = await redis.xrange(stream, min=start, max="+", count=LAG_COUNT_CAP)
-    return len(entries)
+    return len(entries or [])
 
 
 def _age(entry_id: bytes | str | None) -> float | None:

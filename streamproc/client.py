@@ -54,9 +54,13 @@ class Client:
         self.scripts = Scripts(redis, keys)
 
     async def submit(
-        self, stage: str, docs: Iterable[tuple[str, BaseModel | bytes]], *, batch: str | None = None,
+        self,
+        stage: str,
+        docs: Iterable[tuple[str, BaseModel | bytes]],
+        *,
+        batch: str | None = None,
         seal: bool = True,
-    ) -> Submission:  # fmt: skip
+    ) -> Submission:
         """Queue ``docs`` (document id, payload) on ``stage`` as one batch, then seal it."""
         batch = batch or new_batch_id()
         queued = 0

@@ -8,7 +8,8 @@ from streamproc.config import Settings
 
 
 def redis_url(settings: Settings) -> str:
-    """``REDIS_URL`` if set, else the embedded server under the data directory (started if needed)."""
+    """``REDIS_URL`` if set, else the embedded server under the data directory (started if
+    needed)."""
     if settings.redis_url is not None:
         return settings.redis_url.get_secret_value()
     from streamproc.embedded import ensure_redis

@@ -63,7 +63,9 @@ def decode(entry_id: str, fields: Fields | None) -> Envelope:
     except UnicodeDecodeError:
         raise InvalidMessage(f"stream entry {entry_id} has a field that is not UTF-8") from None
     except ValueError:
-        raise InvalidMessage(f"stream entry {entry_id}: attempt or time is not an integer") from None
+        raise InvalidMessage(
+            f"stream entry {entry_id}: attempt or time is not an integer"
+        ) from None
 
 
 def encode(

@@ -9,6 +9,8 @@ long before), because DELCONSUMER would silently drop them.
 
 from __future__ import annotations
 
+from typing import cast
+
 import orjson
 from redis.asyncio import Redis
 
@@ -21,7 +23,8 @@ async def live_consumers(redis: Redis, keys: Keys, dead_after: float) -> set[str
     now = now_ms()
     live: set[str] = set()
     stale: list[bytes] = []
-    for name, record in (await redis.hgetall(keys.consumers)).items():
+    records = cast(dict[bytes, bytes], await redis.hgetall(keys.consumers))
+    for name, record in records.items():
         try:
             at = int(orjson.loads(record)["at"])
         except (ValueError, KeyError, TypeError):
@@ -32,7 +35,9 @@ async def live_consumers(redis: Redis, keys: Keys, dead_after: float) -> set[str
     return live
 
 
-async def reap(redis: Redis, keys: Keys, stages: list[str], me: str, dead_after: float) -> list[str]:
+async def reap(
+    redis: Redis, keys: Keys, stages: list[str], me: str, dead_after: float
+) -> list[str]:
     """Delete dead, empty consumers from the groups of ``stages``; returns 'stage/name' of each."""
     live = await live_consumers(redis, keys, dead_after) | {me}
     removed: list[str] = []

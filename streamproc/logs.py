@@ -24,25 +24,22 @@ _LEVELS = {
 def configure(level: str = "info", fmt: str = "auto") -> None:
     """Configure structlog once for this process (to stderr)."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if use_json:
+        processors.append(structlog.processors.format_exc_info)
     renderer: Any = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info if use_json else _passthrough,
-            renderer,
-        ],
+        processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-
-
-def _passthrough(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-    return event
 
 
 def get_logger(**bound: Any) -> Any:

@@ -117,11 +117,11 @@ class HistogramBatch:
                 self.child.observe(v)
             self._values.clear()
             return
-        buckets: Any = self.child._buckets  # type: ignore[attr-defined]
+        buckets: Any = self.child._buckets
         for i, n in enumerate(self._counts):
             if n:
                 buckets[i].inc(n)
                 self._counts[i] = 0
         if self._sum:
-            self.child._sum.inc(self._sum)  # type: ignore[attr-defined]
+            self.child._sum.inc(self._sum)
             self._sum = 0.0

@@ -69,7 +69,10 @@ def plan_flush(
         covers.append(part)
     for o in outcomes:
         if o.kind is Kind.DEAD:
-            calls.append(_dead_letter_call(o, scripts, stage, group, consumer, now))
+            call = _dead_letter_call(
+                o, scripts, stage=stage, group=group, consumer=consumer, now=now
+            )
+            calls.append(call)
         elif o.kind is not Kind.DONE:
             calls.append(_delay_call(o, scripts, stage, group))
         else:
@@ -99,7 +102,7 @@ def _delay_call(o: Outcome, scripts: Scripts, stage: str, group: str) -> ScriptC
 
 
 def _dead_letter_call(
-    o: Outcome, scripts: Scripts, stage: str, group: str, consumer: str, now: int
+    o: Outcome, scripts: Scripts, *, stage: str, group: str, consumer: str, now: int
 ) -> ScriptCall:
     doc, batch = _identity(o)
     entry = dead_letter_entry(o, stage=stage, consumer=consumer, now=now)

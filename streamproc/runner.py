@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -131,7 +131,7 @@ class StageRunner:
                 self.log.warning("redis_unavailable", error=str(exc))
                 await self.rt.sleep(0.5)
             return []
-        return resp[0][1] if resp else []  # type: ignore[no-any-return]
+        return cast(list[tuple[bytes, Fields]], cast(Any, resp)[0][1]) if resp else []
 
     def start(self, mid: str, fields: Fields | None, deliveries: int | None = None) -> None:
         """Start handling one entry, unless this process already is."""
@@ -327,7 +327,9 @@ class StageRunner:
         except REDIS_DOWN:
             return cursor
         if deleted:
-            self.log.warning("reclaimed_entries_were_deleted", message_ids=[_text(d) for d in deleted[:20]])
+            self.log.warning(
+                "reclaimed_entries_were_deleted", message_ids=[_text(d) for d in deleted[:20]]
+            )
         await self._take_over([(_text(mid), int(n)) for mid, n in claimed])
         return _text(nxt)
 
@@ -355,8 +357,11 @@ class StageRunner:
         """Fetch owned entries and count a delivery for each (XCLAIM without JUSTID)."""
         if not ids:
             return []
-        got = await self.rt.redis.xclaim(self.stream, self.group, self.rt.consumer, 0, ids)
-        found = {eid.decode(): fields for eid, fields in got if eid is not None}
+        got = await self.rt.redis.xclaim(self.stream, self.group, self.rt.consumer, 0, list(ids))
+        found: dict[str, Fields | None] = {
+            eid.decode(): fields for eid, fields in cast(list[tuple[bytes | None, Fields]], got)
+            if eid is not None
+        }  # fmt: skip
         for mid in ids:
             if mid not in found:  # deleted from the stream meanwhile: nothing to run
                 self.inflight.pop(mid, None)
@@ -385,7 +390,9 @@ class StageRunner:
             await asyncio.sleep(0.01)
 
     async def _poison(self, mid: str, deliveries: int, limit: int) -> None:
-        got = await self.rt.redis.xrange(self.stream, min=mid, max=mid)
+        got = cast(
+            list[tuple[bytes, Fields]], await self.rt.redis.xrange(self.stream, min=mid, max=mid)
+        )
         fields = got[0][1] if got else None
         try:
             env: Envelope | None = envelope.decode(mid, fields)

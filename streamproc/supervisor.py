@@ -10,6 +10,7 @@ report the metrics of all workers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -110,7 +111,7 @@ class Supervisor:
         if port is None:
             return None
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=str(self.metrics_dir))
+        MultiProcessCollector(registry, path=str(self.metrics_dir))  # type: ignore[no-untyped-call]
         redis = connect_redis(url)
 
         async def ready() -> bool:
@@ -150,7 +151,7 @@ class Supervisor:
             started = time.monotonic()
             slot.proc = await self._spawn(slot, env)
             code = await slot.proc.wait()
-            mark_process_dead(slot.proc.pid, str(self.metrics_dir))
+            mark_process_dead(slot.proc.pid, str(self.metrics_dir))  # type: ignore[no-untyped-call]
             if self.stopping.is_set():
                 return
             failures = (
@@ -160,10 +161,8 @@ class Supervisor:
             slot.restarts += 1
             log = self.log.info if code == 0 else self.log.warning
             log("worker_exited", stage=slot.stage, pid=slot.proc.pid, code=code, restart_in=delay)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), delay or 0.001)
-            except TimeoutError:
-                pass
 
     async def _spawn(self, slot: Slot, env: dict[str, str]) -> asyncio.subprocess.Process:
         args = [sys.executable, "-m", "streamproc", "worker", slot.stage, *self.worker_args]

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from streamproc.errors import PermanentError, RetryableError
-from streamproc.stage import Context, Defer, Pipeline, Stage
+from streamproc.stage import Context, Defer, Handler, Pipeline, Stage
 
 Action = Literal["ok", "sleep", "permanent", "retryable", "kill", "poll"]
 
@@ -63,11 +63,17 @@ def _record(ctx: Context) -> None:
             os.close(fd)
 
 
-def chain(n: int) -> Pipeline:
-    """``n`` probe stages named s1..sn, each handing off to the next."""
+def _linear(n: int, handler: Handler[Probe]) -> Pipeline:
     names = [f"s{i}" for i in range(1, n + 1)]
     nexts: list[str | None] = [*names[1:], None]
-    return Pipeline(tuple(Stage(name, Probe, probe, next=nxt) for name, nxt in zip(names, nexts)))
+    return Pipeline(
+        tuple(Stage(name, Probe, handler, next=nxt) for name, nxt in zip(names, nexts, strict=True))
+    )
+
+
+def chain(n: int) -> Pipeline:
+    """``n`` probe stages named s1..sn, each handing off to the next."""
+    return _linear(n, probe)
 
 
 async def noop(msg: Probe, ctx: Context) -> None:
@@ -76,9 +82,7 @@ async def noop(msg: Probe, ctx: Context) -> None:
 
 def noop_chain(n: int) -> Pipeline:
     """``n`` no-op stages named s1..sn."""
-    names = [f"s{i}" for i in range(1, n + 1)]
-    nexts: list[str | None] = [*names[1:], None]
-    return Pipeline(tuple(Stage(name, Probe, noop, next=nxt) for name, nxt in zip(names, nexts)))
+    return _linear(n, noop)
 
 
 def one() -> Pipeline:

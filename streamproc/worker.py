@@ -9,6 +9,7 @@ and are reclaimed by another consumer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -167,10 +168,8 @@ class Worker:
                   "stages": [s.name for s in self.stages]}  # fmt: skip
         while not self.halted.is_set():
             record["at"] = envelope.now_ms()
-            try:
+            with contextlib.suppress(*REDIS_DOWN):
                 await self.redis.hset(self.keys.consumers, self.consumer, orjson.dumps(record))
-            except REDIS_DOWN:
-                pass
             await asyncio.sleep(self.settings.heartbeat_interval)
 
     async def _janitor_loop(self) -> None:
@@ -187,10 +186,8 @@ class Worker:
                 self.log.info("dead_consumers_removed", consumers=removed)
 
     async def _forget_heartbeat(self) -> None:
-        try:
+        with contextlib.suppress(*REDIS_DOWN):
             await self.redis.hdel(self.keys.consumers, self.consumer)
-        except REDIS_DOWN:
-            pass
 
     async def _recycle_monitor(self, max_messages: int | None, max_rss_mb: float | None) -> None:
         while not self.stopping.is_set():

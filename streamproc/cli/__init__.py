@@ -45,7 +45,7 @@ main.add_command(streams)
 
 def _add_pipeline_commands() -> None:
     try:
-        from consumers.commands import COMMANDS
+        from consumers.commands import COMMANDS  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return
     for command in COMMANDS:
