@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -67,13 +68,21 @@ async def test_worker_killed_mid_batch_loses_nothing_and_forwards_each_message_o
     env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "1", "STREAMPROC_CONCURRENCY": "16",
                         "STREAMPROC_BLOCK_MS": "100"}  # fmt: skip
     client = Client(redis, Keys(prefix))
-    probes = [(f"doc{i}", Probe(seq=i, action="sleep", seconds=0.01, at_stage="s2")) for i in range(600)]
+    probes = [
+        (f"doc{i}", Probe(seq=i, action="sleep", seconds=0.01, at_stage="s2")) for i in range(600)
+    ]
     await client.submit("s1", probes, batch="B")
-    workers = [spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:three") for _ in range(3)]
+    workers = [
+        spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:three")
+        for _ in range(3)
+    ]
     victim = workers[0]
 
     async def victim_busy() -> bool:
-        return sum(1 for stage, _, _, pid in probe_rows(env) if pid == victim.pid and stage == "s2") >= 30
+        return (
+            sum(1 for stage, _, _, pid in probe_rows(env) if pid == victim.pid and stage == "s2")
+            >= 30
+        )
 
     await until(victim_busy)
     victim.send_signal(signal.SIGKILL)
@@ -93,7 +102,9 @@ async def test_slow_but_alive_worker_keeps_its_lease(
 ) -> None:
     env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "1", "STREAMPROC_BLOCK_MS": "100"}
     client = Client(redis, Keys(prefix))
-    await client.submit("s1", [(f"doc{i}", Probe(seq=i, action="sleep", seconds=2.5)) for i in range(6)], batch="B")
+    await client.submit(
+        "s1", [(f"doc{i}", Probe(seq=i, action="sleep", seconds=2.5)) for i in range(6)], batch="B"
+    )
     for _ in range(2):
         spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:one")
     await until(lambda: completed(client, "B"))
@@ -109,7 +120,9 @@ async def test_sigterm_during_work_loses_nothing(
     env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "1", "STREAMPROC_BLOCK_MS": "100",
                         "STREAMPROC_GRACE_PERIOD": "0.3", "STREAMPROC_CONCURRENCY": "4"}  # fmt: skip
     client = Client(redis, Keys(prefix))
-    await client.submit("s1", [(f"doc{i}", Probe(seq=i, action="sleep", seconds=1.5)) for i in range(10)], batch="B")
+    await client.submit(
+        "s1", [(f"doc{i}", Probe(seq=i, action="sleep", seconds=1.5)) for i in range(10)], batch="B"
+    )
     first = spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:one")
 
     async def four_in_flight() -> bool:
@@ -120,7 +133,9 @@ async def test_sigterm_during_work_loses_nothing(
     assert first.wait(timeout=10) == 0
     pending = await redis.xpending(Keys(prefix).stream("s1"), "s1")
     assert pending["pending"] == 4, "unfinished work must stay pending for others"
-    second = spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:one", "--drain")
+    second = spawn(
+        spawned, python, env, "worker", "--pipeline", "streamproc.testing:one", "--drain"
+    )
     assert second.wait(timeout=60) == 0
     status = await client.status("B")
     assert status is not None and (status.done, status.failed, status.completed) == (10, 0, True)
@@ -141,12 +156,18 @@ async def test_poison_message_is_dead_lettered_after_max_deliveries_while_others
     client = Client(redis, Keys(prefix))
     probes = [(f"doc{i}", Probe(seq=i, action="kill" if i == 5 else "ok")) for i in range(12)]
     await client.submit("s1", probes, batch="B")
-    sup = spawn(spawned, python, env, "run", "--pipeline", "streamproc.testing:one", "--procs", "s1=2")
+    sup = spawn(
+        spawned, python, env, "run", "--pipeline", "streamproc.testing:one", "--procs", "s1=2"
+    )
     await until(lambda: completed(client, "B"), timeout=90)
     entries = await redis.xrange(Keys(prefix).dead_letters("s1"))
     assert len(entries) == 1
     entry = {k.decode(): v.decode() for k, v in entries[0][1].items()}
-    assert (entry["doc"], entry["error_class"], entry["deliveries"]) == ("doc5", "PoisonMessage", "3")
+    assert (entry["doc"], entry["error_class"], entry["deliveries"]) == (
+        "doc5",
+        "PoisonMessage",
+        "3",
+    )
     assert entry["reason"] == "delivery limit exceeded"
     status = await client.status("B")
     assert status is not None and (status.done, status.failed) == (11, 1)
@@ -182,7 +203,9 @@ def _get(url: str) -> str:
 
 
 def test_help_documents_every_command(python: str) -> None:
-    out = subprocess.run([python, "-m", "streamproc", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [python, "-m", "streamproc", "--help"], capture_output=True, text=True, check=True
+    )
     for command in ("worker", "run", "streams"):
         assert command in out.stdout
         sub = subprocess.run([python, "-m", "streamproc", command, "--help"], capture_output=True,
@@ -190,9 +213,32 @@ def test_help_documents_every_command(python: str) -> None:
         assert "Usage:" in sub.stdout and len(sub.stdout.splitlines()) > 5
 
 
-def test_bad_configuration_is_refused_with_the_setting_named(python: str, worker_env: dict[str, str]) -> None:
+def test_bad_configuration_is_refused_with_the_setting_named(
+    python: str, worker_env: dict[str, str]
+) -> None:
     env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "soon"}
     out = subprocess.run([python, "-m", "streamproc", "worker", "--pipeline", "streamproc.testing:one"],
                          env=env, capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 2
     assert "STREAMPROC_VISIBILITY_TIMEOUT" in out.stderr and "Traceback" not in out.stderr
+
+
+async def test_streams_command_reports_backlog_pending_and_dead_letters(
+    redis: Redis, prefix: str, worker_env: dict[str, str], python: str
+) -> None:
+    keys = Keys(prefix)
+    client = Client(redis, keys)
+    await client.submit("s1", [(f"doc{i}", Probe(seq=i)) for i in range(5)], batch="B")
+    await redis.xgroup_create(keys.stream("s1"), "s1", id="0")
+    await redis.xreadgroup("s1", "someone", {keys.stream("s1"): ">"}, count=2)
+    await redis.xadd(keys.dead_letters("s1"), {"error": "x"})
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [python, "-m", "streamproc", "streams", "--json", "--pipeline", "streamproc.testing:three"],
+        env=worker_env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rows = {r["stage"]: r for r in json.loads(out.stdout)}
+    s1 = rows["s1"]
+    assert (s1["length"], s1["lag"], s1["pending"], s1["consumers"], s1["dead_letters"]) == (5, 3, 2, 1, 1)
+    assert s1["oldest_pending_seconds"] is not None and s1["oldest_pending_seconds"] >= 0
+    assert rows["s2"]["length"] == 0 and rows["s3"]["lag"] == 0
