@@ -123,7 +123,9 @@ def print_table(results: dict[str, Any], redis_version: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement (median)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/engine.json"))
     parser.add_argument("--redis", choices=("system", "bundled"), default="system")

@@ -200,7 +200,9 @@ async def _until(check, timeout: float = 20.0) -> None:  # type: ignore[no-untyp
 async def test_dead_consumer_is_removed_only_after_its_pending_entries_were_taken_over(
     make_settings, redis: Redis
 ) -> None:
-    settings = make_settings(visibility_timeout=0.3, dead_consumer_after=0.6, heartbeat_interval=0.1)
+    settings = make_settings(
+        visibility_timeout=0.3, dead_consumer_after=0.6, heartbeat_interval=0.1
+    )
     keys = Keys(settings.prefix)
     client = await submit(settings, redis, [Probe(seq=i) for i in range(3)])
     await redis.xgroup_create(keys.stream("s1"), "s1", id="0")
