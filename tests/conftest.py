@@ -7,18 +7,29 @@ never touch a server the machine already runs.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from consumers.storage.db import Pool, connect, migrate
 from streamproc.config import Settings, load_settings
 from streamproc.connections import connect_redis
-from streamproc.embedded import PrivateRedis, find_redis_server, start_private_redis
+from streamproc.embedded import (
+    PrivatePostgres,
+    PrivateRedis,
+    find_redis_server,
+    start_private_postgres,
+    start_private_redis,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 REDIS_FLAVOURS = ("bundled", "system")
@@ -94,3 +105,57 @@ def worker_env(redis_server: PrivateRedis, prefix: str, tmp_path: Path) -> dict[
 def python() -> str:
     """The interpreter running the suite, for starting worker processes."""
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PrivatePostgres]:
+    """A private PostgreSQL server for the session.
+
+    Its directory is made with ``mkdtemp``, outside pytest's base temp: run as
+    root, PostgreSQL runs as another account that must traverse every ancestor
+    of its cluster, and each new pytest session makes ``pytest-of-<user>``
+    private again. Durability is turned off: the server is thrown away, and
+    otherwise its shutdown checkpoint spends a minute syncing every test's
+    database to disk.
+    """
+    root = Path(tempfile.mkdtemp(prefix="streamproc-pg-"))
+    server = start_private_postgres(root / "postgres")
+    asyncio.run(_without_durability(server.dsn))
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+async def _without_durability(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for name in ("fsync", "synchronous_commit", "full_page_writes"):
+            await conn.execute(f"ALTER SYSTEM SET {name} = off")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def database_url(postgres_server: PrivatePostgres) -> str:
+    """A DSN of a fresh, empty database unique to this test."""
+    return postgres_server.create_database("t" + uuid.uuid4().hex[:12])
+
+
+@pytest.fixture
+async def pg_pool(database_url: str) -> AsyncIterator[Pool]:
+    """A pool on this test's database, with the pipeline's migrations applied."""
+    pool = await connect(database_url, min_size=1, max_size=4)
+    await migrate(pool)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The test corpus: $STREAMPROC_CORPUS, else ``shared/corpus`` beside the repository."""
+    default = REPO.parent / "shared" / "corpus"
+    root = Path(os.environ.get("STREAMPROC_CORPUS") or default)
+    if not (root / "MANIFEST.json").is_file():
+        pytest.fail(f"test corpus not found at {root}: set STREAMPROC_CORPUS to its directory")
+    return root

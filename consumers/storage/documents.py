@@ -1,0 +1,100 @@
+"""Batches and documents: registration at intake, status as the stages progress.
+
+A document's ``status`` is ``queued`` when submitted, ``processing`` once a
+stage has finished with it, ``done`` after the last stage and ``failed`` when
+a stage gave up (``error`` says why); ``stage`` names the last stage that
+finished. The engine's batch counters in Redis remain the authority on batch
+progress; these columns let a person look one document up.
+"""
+
+from __future__ import annotations
+
+from consumers.storage.db import Connection, Pool, transaction
+from consumers.storage.records import DocumentRecord, NewDocument
+from streamproc.errors import PermanentError
+
+_UPSERT_DOCUMENT = """
+INSERT INTO documents (id, sha256, source, kind, size, object_key)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (id) DO UPDATE SET
+    object_key = COALESCE(EXCLUDED.object_key, documents.object_key),
+    kind = EXCLUDED.kind, size = EXCLUDED.size, updated_at = now()
+"""
+_LINK = """
+INSERT INTO batch_documents (batch_id, document_id, source) VALUES ($1, $2, $3)
+ON CONFLICT (batch_id, document_id) DO NOTHING RETURNING document_id
+"""
+_REQUEUE = """
+UPDATE documents SET status = $2, error = $3, stage = NULL, updated_at = now() WHERE id = $1
+"""
+_COLUMNS = "id, sha256, source, kind, size, object_key, status, stage, error"
+
+
+async def register_document(
+    pool: Pool, batch: str, doc: NewDocument, *, rejected: str | None = None
+) -> bool:
+    """Upsert ``doc`` and link it to ``batch``; True when it is new in the batch.
+
+    A document new in the batch starts over: ``queued`` (or ``failed`` with
+    the reason, when intake ``rejected`` it).
+    """
+    async with transaction(pool) as conn:
+        await conn.execute(
+            "INSERT INTO batches (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", batch
+        )
+        await conn.execute(
+            _UPSERT_DOCUMENT, doc.id, doc.sha256, doc.source, doc.kind, doc.size, doc.object_key
+        )
+        linked = await conn.fetchval(_LINK, batch, doc.id, doc.source)
+        if linked is not None:
+            status = "queued" if rejected is None else "failed"
+            await conn.execute(_REQUEUE, doc.id, status, rejected)
+    return linked is not None
+
+
+async def get_document(pool: Pool, document: str) -> DocumentRecord | None:
+    """The document's row, or None when there is no such document."""
+    async with transaction(pool) as conn:
+        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM documents WHERE id = $1", document)
+    return None if row is None else DocumentRecord(**dict(row))
+
+
+async def lock_document(conn: Connection, document: str) -> None:
+    """Lock the document's row for this transaction, so stage writes for it run one at a time.
+
+    Raises ``PermanentError`` when the document is unknown.
+    """
+    found = await conn.fetchval("SELECT 1 FROM documents WHERE id = $1 FOR UPDATE", document)
+    if found is None:
+        raise PermanentError(f"document {document} is not in the database: submit its file again")
+
+
+async def finish_stage(conn: Connection, document: str, stage: str, *, done: bool = False) -> None:
+    """Record that ``stage`` finished with the document (the last stage makes it ``done``)."""
+    await conn.execute(
+        "UPDATE documents SET status = $3, stage = $2, error = NULL, updated_at = now()"
+        " WHERE id = $1",
+        document,
+        stage,
+        "done" if done else "processing",
+    )
+
+
+async def mark_failed(pool: Pool, document: str, stage: str, error: str) -> None:
+    """Record that ``stage`` gave up on the document, and why."""
+    async with transaction(pool) as conn:
+        await conn.execute(
+            "UPDATE documents SET status = 'failed', error = $2, updated_at = now() WHERE id = $1",
+            document,
+            f"{stage}: {error}",
+        )
+
+
+async def batch_document_ids(pool: Pool, batch: str) -> list[str]:
+    """The ids of the documents submitted in ``batch``, in id order."""
+    async with transaction(pool) as conn:
+        rows = await conn.fetch(
+            "SELECT document_id FROM batch_documents WHERE batch_id = $1 ORDER BY document_id",
+            batch,
+        )
+    return [row["document_id"] for row in rows]
