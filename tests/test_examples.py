@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pypdfium2 as pdfium
 import pytest
 from rapidfuzz import fuzz
 
+from consumers import samples
 from consumers.model import Page
 from consumers.text import DocumentKind, read_document
 
@@ -26,12 +26,7 @@ KINDS = {
 
 @pytest.fixture(scope="module")
 def examples() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_examples", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return samples
 
 
 @pytest.fixture(scope="module")
