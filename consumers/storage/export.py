@@ -107,3 +107,15 @@ def _entity(row: Mapping[str, Any]) -> dict[str, Any]:
     if row["role"] is not None:
         entity["role"] = row["role"]
     return entity
+
+
+async def export_document(pool: Pool, document: str) -> dict[str, Any] | None:
+    """One document in the export shape, or None if unknown."""
+    async with transaction(pool) as conn:
+        window = await _window(conn, None, _before(document))
+    return window[0] if window and window[0]["document_id"] == document else None
+
+
+def _before(document: str) -> str:
+    # The largest id ordered before ``document``: keyset pagination starts after it.
+    return document[:-1] + chr(ord(document[-1]) - 1) + "\U0010ffff" if document else ""

@@ -1,0 +1,13 @@
+"""The legal-document pipeline, as the engine loads it (``consumers.pipeline:PIPELINE``)."""
+
+from __future__ import annotations
+
+from consumers.resources import lifespan
+from consumers.stages import chunk, entities, ocr, relationships, resolve
+from streamproc.stage import Pipeline
+
+PIPELINE = Pipeline(
+    stages=(ocr.STAGE, chunk.STAGE, entities.STAGE, resolve.STAGE, relationships.STAGE),
+    lifespan=lifespan,
+)
+"""ocr -> chunk -> entities -> resolve -> relationships, sharing ``Resources``."""
