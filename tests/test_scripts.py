@@ -161,3 +161,28 @@ async def test_scripts_are_reloaded_after_the_server_forgets_them(setup, redis: 
     await redis.script_flush()
     call = scripts.enqueue(stage="a", batch="B", docs=[("x", ["d", "x"])], now=1)
     assert await scripts.call(call) == 1
+
+
+async def test_claim_takes_over_idle_entries_without_counting_a_delivery(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    ids = await _deliver(redis, keys, "a", 3)
+    await redis.xdel(keys.stream("a"), ids[2])  # trimmed away while pending
+    call = scripts.claim(stage="a", group=GROUP, consumer="c2", min_idle_ms=0, cursor="0-0", count=10)
+    cursor, claimed, deleted = await scripts.call(call)
+    assert cursor == b"0-0"
+    live = [(mid.decode(), n) for mid, n in claimed]
+    assert live[:2] == [(ids[0], 1), (ids[1], 1)]
+    info = await redis.info("server")
+    if int(str(info["redis_version"]).split(".")[0]) >= 7:
+        assert [d.decode() for d in deleted] == [ids[2]]  # Redis 7 reports and drops deleted ids
+    rows = await redis.xpending_range(keys.stream("a"), GROUP, "-", "+", 10)
+    owners = {r["message_id"].decode(): (r["consumer"].decode(), r["times_delivered"]) for r in rows}
+    assert owners[ids[0]] == ("c2", 1) and owners[ids[1]] == ("c2", 1)
+
+
+async def test_claim_leaves_entries_that_are_not_idle_long_enough(setup, redis: Redis) -> None:
+    scripts, keys = setup
+    await _deliver(redis, keys, "a", 2)
+    call = scripts.claim(stage="a", group=GROUP, consumer="c2", min_idle_ms=60_000, cursor="0-0", count=10)
+    _, claimed, _ = await scripts.call(call)
+    assert claimed == []
