@@ -255,7 +255,9 @@ def _names(texts: Iterable[str], kind: T, min_words: int) -> list[ExpectedEntity
             segment = " ".join(raw.split()).strip(" .")
             if _TITLE_SEGMENT.search(segment) or "&" in segment:
                 continue
-            if len(segment.split()) >= min_words and _PERSON_RE.fullmatch(segment):
+            suffix = re.fullmatch(r"(?i:jr|sr|ii|iii|iv)", segment)
+            single = min_words == 1 and not suffix and re.fullmatch(r"[A-Z][\w'’-]+", segment)
+            if len(segment.split()) >= min_words and (_PERSON_RE.fullmatch(segment) or single):
                 items += _entity(kind, segment)
     return items
 

@@ -148,7 +148,9 @@ def _block_above(text: str, lines: list[Line], index: int) -> list[int]:
 def _joins_below(value: str, below: str) -> bool:
     """Whether a line above continues onto the next one (it is part of the same name)."""
     stripped = value.strip()
-    if not stripped or is_heading_or_label(stripped) or _SENTENCE_END_RE.search(stripped):
+    if not any(ch.isalpha() for ch in stripped) or is_heading_or_label(stripped):
+        return False  # a rule line ("______") or a heading ends the block
+    if _SENTENCE_END_RE.search(stripped):
         return False
     if stripped.isupper() != below.strip().isupper():
         return False  # "AT NASHVILLE" over "Leonardo Calderon-Fuentes" is a heading

@@ -25,7 +25,7 @@ from consumers.entities.names import (
     is_person_name,
     normalize_role,
 )
-from consumers.entities.spans import make
+from consumers.entities.spans import line_start_before, make
 from consumers.model import EntityType, Mention
 
 _ROLES = (
@@ -63,6 +63,7 @@ _FIRM_SUFFIX_RE = re.compile(
 )
 _LAW_OFFICE_RE = re.compile(rf"(?:The\s+)?Law\s+Offices?\s+of\s+{PERSON_TIGHT}")
 _TOKEN_RE = re.compile(r"\S+")
+_FIRM_REACH = 200
 _NAME_WORD_RE = re.compile(rf"{WORD},?|&")
 
 
@@ -92,7 +93,8 @@ def find_law_firms(text: str) -> list[Mention]:
 
 
 def _firm_start(text: str, end: int) -> int | None:
-    line_start = max(text.rfind("\n", 0, end), text.rfind("\t", 0, end)) + 1
+    line_start = line_start_before(text, end, _FIRM_REACH)
+    line_start = max(line_start, text.rfind("\t", line_start, end) + 1)
     start = None
     for token in reversed(list(_TOKEN_RE.finditer(text, line_start, end))):
         word = token.group(0)

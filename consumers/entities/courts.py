@@ -20,6 +20,7 @@ from consumers.entities.gazetteer import (
     ORDINAL_WORDS,
     STATES,
 )
+from consumers.entities.scan import scan
 from consumers.entities.spans import make
 from consumers.model import EntityType, Mention
 
@@ -103,7 +104,7 @@ _WORD_RE = re.compile(r"[^\s,]+")
 def find_courts(text: str) -> list[Mention]:
     """Every court named in ``text``."""
     found = []
-    for match in _matches(text):
+    for match in scan(_COURT_RE, text, _HEAD_RE, _REACH_BACK, _REACH_AHEAD):
         start = match.start()
         lead = _LEADING_LOWER_RE.match(text, start, match.end())
         if lead is not None:
@@ -114,40 +115,6 @@ def find_courts(text: str) -> list[Mention]:
             if mention is not None:
                 found.append(mention)
     return found
-
-
-def _matches(text: str) -> list[re.Match[str]]:
-    matches: list[re.Match[str]] = []
-    for lo, hi in _windows(text):
-        for match in _COURT_RE.finditer(text, lo, hi):
-            if not matches or match.start() >= matches[-1].end():
-                matches.append(match)
-    return matches
-
-
-def _windows(text: str) -> list[tuple[int, int]]:
-    """Merged regions around head words, starting and ending at whitespace."""
-    windows: list[tuple[int, int]] = []
-    for head in _HEAD_RE.finditer(text):
-        lo = _whitespace_before(text, max(0, head.start() - _REACH_BACK))
-        hi = min(len(text), head.end() + _REACH_AHEAD)
-        if windows and lo <= windows[-1][1]:
-            windows[-1] = (windows[-1][0], hi)
-        else:
-            windows.append((lo, hi))
-    return [(lo, _whitespace_after(text, hi)) for lo, hi in windows]
-
-
-def _whitespace_before(text: str, index: int) -> int:
-    while index > 0 and not text[index - 1].isspace():
-        index -= 1
-    return index
-
-
-def _whitespace_after(text: str, index: int) -> int:
-    while index < len(text) and not text[index].isspace():
-        index += 1
-    return index
 
 
 def _capitalized(value: str) -> bool:

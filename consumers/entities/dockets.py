@@ -65,7 +65,7 @@ def find_docket_numbers(text: str) -> list[Mention]:
     for match in _FIELD_RE.finditer(text):
         if _plausible(match.group("id")):
             _add(text, match.start("id"), match.end("id"), found)
-    return found
+    return list({(m.start, m.end): m for m in found}.values())
 
 
 def _label_accepted(match: re.Match[str]) -> bool:

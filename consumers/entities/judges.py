@@ -67,7 +67,7 @@ def find_judges(text: str) -> list[Mention]:
             _add_name(text, match.start("name"), match.end("name"), found)
     for match in _PLURAL_TITLE.finditer(text):
         _panel(text, match.start(), found)
-    return found
+    return list({(m.start, m.end): m for m in found}.values())
 
 
 def _add_name(text: str, start: int, end: int, found: list[Mention]) -> None:

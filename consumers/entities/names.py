@@ -24,9 +24,10 @@ APOS = "'’"
 # or an all-capitals word ("SMITH", "O'DONNELL").
 WORD = (
     rf"(?:[{UP}][{LO}]*(?:[{UP}][{LO}]+)*(?:[{APOS}\-][{UP}][{LO}]+|-[{LO}]{{2,}})*"
-    rf"|[{UP}][{UP}{APOS}\-]*[{UP}])"
+    rf"(?:[{APOS}](?=[ ][{UP}]))?"
+    rf"|[{UP}][{UP}{APOS}\-]*[{UP}])(?![{UP}{LO}])"
 )
-INITIAL = rf"[{UP}]\.(?:[ ]?[{UP}]\.)*"
+INITIAL = rf"(?>[{UP}]\.(?:[ ]?[{UP}]\.){{0,3}})"
 SUFFIX = r"(?:Jr\.?|Sr\.?|JR\.?|SR\.?|III|II|IV|V)(?![A-Za-z])"
 # One name token; spaces inside a name may be runs (PACER pads with spaces).
 NAME_TOKEN = rf"(?:St\.|{INITIAL}|{WORD}|(?:de|da|del|della|di|du|van|von|der|la|le)\b)"
@@ -44,32 +45,38 @@ FIRM_SUFFIX = (
     r"|LPA|L\.P\.A\.|APC|A\.P\.C\.|APLC|S\.C\.)"
 )
 
+# Words that never start or end a proper name: grammar, legal roles and
+# titles, document vocabulary, months.
 _NOT_NAME_WORDS = words(
     """
     a an and the this that these those of for to in on at by with from as or but if when
     where whereas whereby hereby herein thereof section article exhibit schedule court
-    courts judge judges justice justices chief senior magistrate bankruptcy circuit
-    district county state states united america plaintiff plaintiffs defendant
-    defendants appellant appellants appellee appellees petitioner petitioners respondent
-    respondents debtor creditor trustee intervenor attorney attorneys counsel esq inc
-    llc corp company ltd lp llp department office agency board bureau commission
-    division docket case no nos page pages document filed date dated order orders
-    opinion motion appeal appeals brief email fax phone tel telephone direct suite
-    street avenue road box floor january february march april may june july august
-    september october november december jan feb mar apr jun jul aug sep sept oct nov dec
-    monday tuesday wednesday thursday friday saturday sunday mr mrs ms dr hon honorable
-    re see id ibid supra cf also per curiam agreement party parties lead notice noticed
-    pro hac vice se government i ii iii iv v vi vii viii ix x total amount entered
-    memorandum exhibit notes note upon findings recommendation report center centre
+    courts judge judges justice justices chief senior magistrate bankruptcy plaintiff
+    plaintiffs defendant defendants appellant appellants appellee appellees petitioner
+    petitioners respondent respondents debtor creditor trustee intervenor attorney
+    attorneys counsel esq docket case no nos page pages document filed date dated order
+    orders opinion motion appeal appeals brief january february march april may june
+    july august september october november december jan feb mar apr jun jul aug sep
+    sept oct nov dec monday tuesday wednesday thursday friday saturday sunday mr mrs ms
+    dr hon honorable re see id ibid supra cf also per curiam agreement party parties
+    lead notice noticed pro hac vice se i ii iii iv v vi vii viii ix x total amount
+    entered memorandum notes note upon findings recommendation report next first second
+    third forms form reply response however further therefore accordingly thus via
+    should shall will would could must might each every all any such said other others
+    certain not including but because has have been is are was were be between among
+    """
+)
+# Words that may sit inside an organization's name but never in a person's.
+_NOT_PERSON_WORDS = words(
+    """
+    district county state states united america inc llc corp company ltd lp llp
+    department office agency board bureau commission division government email fax
+    phone tel telephone direct suite street avenue road box floor center centre
     foundation institute league project clinic fund society association program act
-    advocate general next first second third team forms form brief reply committee
-    leadership response one us square plaza drive lane boulevard level rating visits
-    northern southern eastern western central american national civil liberties
-    international public limited corporation incorporated investments holdings partners
-    however further therefore accordingly thus via mail electronic certified delivery
-    should shall will would could must might each every all any such said other certain
-    not including but liability others other because has have been is are was were be
-    between among by
+    advocate general team committee leadership one us square plaza drive lane
+    boulevard level rating visits northern southern eastern western central american
+    national civil liberties international public limited corporation incorporated
+    investments holdings partners mail electronic certified delivery liability circuit
     """
 )
 
@@ -96,12 +103,16 @@ def is_person_name(candidate: str) -> bool:
         tokens.pop()
     if not 2 <= len(tokens) <= 6 or _INITIAL_RE.match(tokens[-1]):
         return False
-    if not all(_NAME_TOKEN_RE.fullmatch(t) for t in tokens):
+    if not all(_NAME_TOKEN_RE.fullmatch(t.rstrip(APOS)) for t in tokens):
         return False
     words = [t for t in tokens if not _INITIAL_RE.match(t)]
     if not words or len(words[-1]) < 2:
         return False
-    return not any(_plain(t) in _NOT_NAME_WORDS for t in tokens if not _INITIAL_RE.match(t))
+    return not any(
+        _plain(t) in _NOT_NAME_WORDS or _plain(t) in _NOT_PERSON_WORDS
+        for t in tokens
+        if not _INITIAL_RE.match(t)
+    )
 
 
 def is_surname(candidate: str) -> bool:
@@ -112,6 +123,7 @@ def is_surname(candidate: str) -> bool:
         and token[0].isupper()
         and re.fullmatch(WORD, token) is not None
         and _plain(token) not in _NOT_NAME_WORDS
+        and _plain(token) not in _NOT_PERSON_WORDS
     )
 
 
@@ -126,11 +138,11 @@ def is_function_word(token: str) -> bool:
 
 # Roles a party can hold in a case or contract.
 ROLE_WORD = (
-    r"(?:(?:Third[- ]Party|Counter|Cross|Counterclaim|Cross[- ]Claim)[- ])?"
+    r"(?:(?:Third[-\s]Party|Counter|Cross|Counterclaim|Cross[-\s]Claim)[-\s])?"
     r"(?:Plaintiffs?|Defendants?|Appellants?|Appellees?|Petitioners?|Respondents?"
-    r"|Debtors?(?:[- ]in[- ]Possession)?|Creditors?|Intervenors?|Interveners?"
+    r"|Debtors?(?:[-\s]in[-\s]Possession)?|Creditors?|Intervenors?|Interveners?"
     r"|Claimants?|Movants?|Applicants?|Trustees?|Garnishees?|Relators?|Objectors?"
-    r"|Real Part(?:y|ies) in Interest|Interested Part(?:y|ies)|Amicus Curiae|Amici Curiae"
+    r"|Real\s+Part(?:y|ies)\s+in\s+Interest|Interested\s+Part(?:y|ies)|Amicus\s+Curiae|Amici\s+Curiae"
     r"|Employee|Employer|Complainants?|Libellants?|Condemnors?|Condemnees?)"
 )
 ROLE_PHRASE = (
@@ -152,8 +164,9 @@ def normalize_role(phrase: str) -> str:
     parts = []
     for match in _ROLE_PART.finditer(phrase):
         word = re.sub(r"\s+", " ", match.group(0).casefold())
-        word = _ROLE_ALIASES.get(word, word)
-        if word.endswith("s") and not word.endswith(("ss", "curiae")):
+        if word in _ROLE_ALIASES:
+            word = _ROLE_ALIASES[word]
+        elif word.endswith("s") and not word.endswith("ss"):
             word = word[:-1]
         if word not in parts:
             parts.append(word)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from consumers.entities.names import CORP_SUFFIX, PERSON, WORD, is_function_word, words
-from consumers.entities.spans import make
+from consumers.entities.spans import line_start_before, make
 from consumers.model import EntityType, Mention
 
 _HEAD_NOUNS = (
@@ -58,6 +58,8 @@ _TOKEN_RE = re.compile(r"\S+")
 _CONNECTORS = frozenset({"of", "and", "&", "the", "de", "du", "la"})
 _NAME_WORD_RE = re.compile(rf"(?:{WORD}|[A-Z]\.|\d+[A-Za-z]+|[A-Z][A-Za-z]*[0-9]+)[,]?")
 _MAX_WORDS = 7
+_REACH = 200  # characters searched back for a name: bounds the work per suffix
+_ENDS_NAME_RE = re.compile(rf"(?:{CORP_SUFFIX}|{_HEAD_NOUNS}),?")
 _WRAPPED_LINE = 40
 
 _HONORIFIC_RE = re.compile(
@@ -105,24 +107,30 @@ def _name_start(text: str, end: int) -> int | None:
     end a sentence or a label, since names wrap ("Dearborn National Life /
     Insurance Company").
     """
-    line_start = text.rfind("\n", 0, end) + 1
-    window_start = text.rfind("\n", 0, max(0, line_start - 1)) + 1
+    line_start = line_start_before(text, end, _REACH)
+    window_start = line_start_before(text, max(0, line_start - 1), _REACH)
     if line_start - window_start < _WRAPPED_LINE:
         window_start = line_start  # a short line above is a field, not wrapped prose
     tokens = list(_TOKEN_RE.finditer(text, window_start, end))
     start: int | None = None
     count = 0
     previous = ""
-    for token in reversed(tokens):
-        word = token.group(0)
-        if token.end() < line_start and (start is None or word[-1] in ".:;)"):
+    for index in range(len(tokens) - 1, -1, -1):
+        word = tokens[index].group(0)
+        if tokens[index].end() < line_start and (start is None or word[-1] in ".:;)"):
             break
         if not _continues(word, previous, start):
             break
+        if (
+            word in {"and", "&"}
+            and index > 0
+            and _ENDS_NAME_RE.fullmatch(tokens[index - 1].group(0))
+        ):
+            break  # "Lending Fund and Acme Holdings, LLC" are two organizations
         previous = word
         if word.casefold() in _CONNECTORS:
             continue
-        start = token.start()
+        start = tokens[index].start()
         count += 1
         if count >= _MAX_WORDS:
             break

@@ -38,6 +38,7 @@ _ET_AL_RE = re.compile(r",?\s*(?:et\.?\s+al\.?|ET\s+AL\.?)[,.]?\s*$")
 _TITLES = (
     r"(?:Warden|Marshal|Sheriff|Governor|Secretary|Director|Commissioner|President|Attorney"
     r"|Administrator|Executor|Executrix|Chairman|Chairperson|Mayor|Superintendent|Chief|Acting"
+    r"|Assistant|Deputy"
     r"|WARDEN|GOVERNOR|SECRETARY|DIRECTOR|COMMISSIONER|PRESIDENT|ATTORNEY|CHAPTER|Chapter)\b"
 )
 _CUT_RE = re.compile(

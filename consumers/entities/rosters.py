@@ -46,6 +46,7 @@ _SQUEEZE_RE = re.compile(r"\s+")
 _TITLE_REST_RE = re.compile(r"(?:Esq|Assistant|Deputy|Special|Senior|Chief|Attorney|Counsel)\b")
 _STREET_RE = re.compile(r"\s*(?:\d+[A-Za-z]?\s+[A-Z]|P\.?\s?O\.?\s+Box)")
 _LOOKAHEAD = 3
+_FIRM_REACH = 2000  # the firm line sits a few lines under the name
 _EXPIRY = 40  # a party's attorney list does not run on for pages
 
 
@@ -221,7 +222,7 @@ def _attorney(
         attrs.append(("represents", _SQUEEZE_RE.sub(" ", party)))
     if firm:
         attrs.append(("firm", firm))
-        firm_start = text.find(firm, end)
+        firm_start = text.find(firm, end, end + _FIRM_REACH)
         if firm_start != -1:
             firm_mention = make(text, EntityType.LAW_FIRM, firm_start, firm_start + len(firm))
             found.extend([firm_mention] if firm_mention is not None else [])

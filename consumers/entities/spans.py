@@ -28,6 +28,13 @@ PRIORITY: dict[EntityType, int] = {
 }
 
 
+def line_start_before(text: str, index: int, reach: int) -> int:
+    """Start of the line holding ``index``, looking back at most ``reach`` characters."""
+    floor = max(0, index - reach)
+    newline = text.rfind("\n", floor, index)
+    return newline + 1 if newline != -1 else floor
+
+
 def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink ``[start, end)`` past surrounding blanks and list punctuation."""
     while start < end and text[start] in _EDGE_JUNK:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from consumers.entities.gazetteer import STATES
-from consumers.entities.spans import make
+from consumers.entities.scan import scan
+from consumers.entities.spans import line_start_before, make
 from consumers.model import EntityType, Mention
 
 _SECTION = r"\d[\w.]*(?:[-–:]\d[\w.]*)*(?:\([A-Za-z0-9]{1,4}\))*"
@@ -52,20 +53,27 @@ _PATTERNS = (
     r"\b\d{1,3}[ \t]+Stat\.[ \t]+\d{1,5}",
     rf"\b(?:U\.[ \t]?S\.|{_STATE})[ \t]+Const\.(?:[ \t]*(?:art\.|amend\.|Art\.|Amend\.|pmbl\.)"
     r"[ \t]*[IVXLC\d]+)?(?:,[ \t]*§[ \t]*\d+)?(?:,[ \t]*cl\.[ \t]*\d+)?",
-    r"(?:(?<=\bthe )|(?<=\bThe )|(?<![\w]))(?!(?:This|The|Such|Each|Any|Said|That|Our|An?)\b)"
-    r"(?:[A-Z][\w'’.-]+[ \t]+(?:(?:of|and|for|on|&)[ \t]+)?){1,7}Act"
-    r"(?:[ \t]+of[ \t]+\d{4})?(?![\w])",
     rf"(?<![\w.])§§?[ \t]*{_SECTIONS}",
 )
 _STATUTE_RE = re.compile("|".join(f"(?:{p})" for p in _PATTERNS))
 _BARE_SECTION = re.compile(r"§")
+_ACT_RE = re.compile(r"\bAct\b(?:[ \t]+of[ \t]+\d{4})?")
+_ACT_WORD_RE = re.compile(r"[A-Z][\w'’.-]+")
+_ACT_CONNECTORS = frozenset({"of", "and", "for", "on", "&"})
+_NOT_ACT_START = frozenset({"This", "The", "Such", "Each", "Any", "Said", "That", "Our", "An", "A"})
+_TOKEN_RE = re.compile(r"\S+")
+# Every form above contains one of these; elsewhere the big pattern is not run.
+_ANCHOR_RE = re.compile(
+    r"§|U\.?\s?S\.?\s?C|C\.?\s?F\.?\s?R|\bFed|\bStat\b|Const\.|\bPub|ILCS|RSMo|C\.R\.S|ORS|RCW"
+    r"|MCL|\bCode\b|\bLaws\b|\bAnn\.|\b[Ss]ections?\b|\bR\.\s?(?:Civ|App|Crim|Evid)"
+)
 _NUMBER_END = frozenset("0123456789)")
 
 
 def find_statutes(text: str) -> list[Mention]:
     """Every statute, regulation, rule or constitution cited in ``text``."""
-    found = []
-    for match in _STATUTE_RE.finditer(text):
+    found = _named_acts(text)
+    for match in scan(_STATUTE_RE, text, _ANCHOR_RE, 160, 200):
         value = match.group(0)
         end = match.end()
         if value.endswith(".") and value[-2:-1] in _NUMBER_END:
@@ -75,3 +83,28 @@ def find_statutes(text: str) -> list[Mention]:
         if mention is not None:
             found.append(mention)
     return found
+
+
+def _named_acts(text: str) -> list[Mention]:
+    """ "Securities Act of 1933", "the Copyright Act": capitalized words before "Act"."""
+    found = []
+    for act in _ACT_RE.finditer(text):
+        start = _act_start(text, act.start())
+        if start is not None:
+            mention = make(text, EntityType.STATUTE, start, act.end())
+            found.extend([mention] if mention is not None else [])
+    return found
+
+
+def _act_start(text: str, end: int) -> int | None:
+    start = None
+    previous_connector = False
+    for token in reversed(list(_TOKEN_RE.finditer(text, line_start_before(text, end, 160), end))):
+        word = token.group(0)
+        if word in _ACT_CONNECTORS and start is not None and not previous_connector:
+            previous_connector = True
+            continue
+        if not _ACT_WORD_RE.fullmatch(word) or word in _NOT_ACT_START:
+            break
+        start, previous_connector = token.start(), False
+    return start
