@@ -25,12 +25,14 @@ from consumers.entities.parties import split_side
 from consumers.model import Mention
 
 _INLINE_ROLE_RE = re.compile(
-    rf",\s*(?P<role>{ROLE_PHRASE})(?=[ \t]*(?:[.,;:]|$|\s+(?:v|vs|V|VS)\.\s))", re.IGNORECASE
+    rf",\d{{0,2}}\s*(?P<role>{ROLE_PHRASE})(?=[ \t]*(?:[.,;:]|$|\s+(?:v|vs|V|VS)\.\s))",
+    re.IGNORECASE,
 )
 _CAPTION_MARK_RE = re.compile(r"\s(?:v|vs|V|VS)\.\s|^\s*(?:In re|IN RE|In the [Mm]atter of)\b")
 _GROUP_LEAD_RE = re.compile(r"[\s.,;]*(?:(?:v|vs|V|VS)\.\s+)?(?:and\s+)?", re.IGNORECASE)
 _SENTENCE_BREAK_RE = re.compile(r"[a-z]{3,}\.\s+(?=[A-Z])")
 _VERSUS_RE = re.compile(r"\s+(?:v|vs|V|VS)\.?\s+(?=[A-Z0-9])")
+_ENDS_VERSUS_RE = re.compile(r"\s(?:v|vs|V|VS)\.$")
 _CAPS_RUN_MARK_RE = re.compile(r"(?:^|\s)(?:v|vs|V|VS)\.(?:\s|$)")
 _SIDE_TOKEN_RE = re.compile(r"[^\s]+")
 _TAIL_OK_RE = re.compile(
@@ -69,9 +71,20 @@ def find_case_name_parties(text: str, lines: list[Line]) -> list[Mention]:
             role = "amicus" if "in support of" in value else None
             side = split_side(text, line.start + label.end(), line.end)
             found += party_mentions(text, side, role)
-    for run in _caps_runs(text, lines):
+    for run in [*_caps_runs(text, lines), *_wrapped_captions(text, lines)]:
         found += _unit_parties(text, run)
     return found
+
+
+def _wrapped_captions(text: str, lines: list[Line]) -> list[Line]:
+    """A caption line ending in "v." continues on the next line."""
+    units = []
+    for index, line in enumerate(lines[:-1]):
+        if _ENDS_VERSUS_RE.search(content(text, line)):
+            following = next((n for n in lines[index + 1 : index + 4] if n.end > n.start), None)
+            if following is not None:
+                units.append(Line(line.start, following.end))
+    return units
 
 
 def _unit_parties(text: str, unit: Line) -> list[Mention]:

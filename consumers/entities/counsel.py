@@ -41,7 +41,7 @@ _FOR_RE = re.compile(
 _LIST_BREAK_RE = re.compile(r"(?:[a-z]{3,}|\))\.\s+|\n\s*\n|:\s")
 _ITEM_SPLIT_RE = re.compile(
     r",|;|\bwith whom\b|\bwere on (?:the )?briefs?\b|\bon (?:the )?briefs?\b"
-    r"|\bargued(?: the cause)?\b|\bfiled the briefs?\b|\band\b|\bfor\b"
+    r"|\bargued(?: the cause)?\b|\bfiled the briefs?\b|\band\b|\bfor\b|\bby\b"
 )
 _PAGE_MARK_RE = re.compile(r"\*\d+\s*|(?:AUSA|SAUSA|AFPD|FPD|CJA|AAG|ADA|DAG)\s+")
 _COUNSEL_LINE_RE = re.compile(
@@ -118,13 +118,15 @@ def _counsel_paragraph(text: str, match: re.Match[str], parties: list[Mention]) 
     if len(people) == 1 and not role_named and not re.search(r"\b[A-Z]\.", people[0]):
         return []  # "..., for Reynolds Services Inc." alone is too weak a cue
     represents = _represented(match.group("who"), parties)
+    # A name in capitals inside a mixed-case list is a running head, not counsel.
+    shouting = text[start : match.start()].isupper()
     found: list[Mention] = []
     for item_start, item_end in items:
         value = _clean(text, item_start, item_end)
         mark = _PAGE_MARK_RE.match(text, item_start, item_end)
         # "*929W.D. Masterson": a reporter's page mark is not part of the name.
         name_start = mark.end() if mark is not None else item_start
-        if is_person_name(value):
+        if is_person_name(value) and (not value.isupper() or shouting):
             found += _mention(text, EntityType.ATTORNEY, name_start, item_end, represents)
         elif is_firm_like(value) and ("&" in value or re.search(FIRM_SUFFIX, value)):
             found += _mention(text, EntityType.LAW_FIRM, name_start, item_end)
@@ -168,8 +170,9 @@ def _merge_firms(text: str, items: list[tuple[int, int]]) -> list[tuple[int, int
         if "&" in value or re.fullmatch(FIRM_SUFFIX, value):
             while merged and _single_word(_clean(text, *merged[-1])):
                 begin = merged.pop()[0]
-            if re.fullmatch(FIRM_SUFFIX, value) and merged:
-                begin = merged.pop()[0]
+            suffix_only = begin == start and re.fullmatch(FIRM_SUFFIX, value)
+            if suffix_only and merged and "&" in _clean(text, *merged[-1]):
+                begin = merged.pop()[0]  # "Locke, Liddell & Sapp", "L.L.P."
         merged.append((begin, end))
     return merged
 

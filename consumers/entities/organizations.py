@@ -121,11 +121,7 @@ def _name_start(text: str, end: int) -> int | None:
             break
         if not _continues(word, previous, start):
             break
-        if (
-            word in {"and", "&"}
-            and index > 0
-            and _ENDS_NAME_RE.fullmatch(tokens[index - 1].group(0))
-        ):
+        if word in {"and", "&"} and _two_names(tokens, index):
             break  # "Lending Fund and Acme Holdings, LLC" are two organizations
         previous = word
         if word.casefold() in _CONNECTORS:
@@ -135,6 +131,21 @@ def _name_start(text: str, end: int) -> int | None:
         if count >= _MAX_WORDS:
             break
     return start
+
+
+def _two_names(tokens: list[re.Match[str]], index: int) -> bool:
+    """Whether the words left of "and" close a name of their own.
+
+    "Securities and Exchange Commission" joins single words; "Rudolph
+    Giuliani and Giuliani Partners LLC" or "Fund and Acme, LLC" do not.
+    """
+    if index == 0:
+        return False
+    left = tokens[index - 1].group(0)
+    if _ENDS_NAME_RE.fullmatch(left):
+        return True
+    before = tokens[index - 2].group(0) if index > 1 else ""
+    return bool(_NAME_WORD_RE.fullmatch(left) and _NAME_WORD_RE.fullmatch(before))
 
 
 def _continues(word: str, right: str, start: int | None) -> bool:

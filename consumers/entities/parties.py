@@ -146,6 +146,9 @@ def _clean(text: str, start: int, end: int) -> tuple[int, int] | None:
     lead = _LEADING_RE.match(text, start, end)
     if lead is not None and lead.end() < end:
         start = lead.end()
+    footnote = re.search(r",\d{1,2}$", text[start:end])
+    if footnote is not None:
+        end = start + footnote.start()  # "TORIE BORDELON,1": a footnote mark
     while start < end and text[start] in " \t\n\r,;:()":
         start += 1
     while end > start and text[end - 1] in " \t\n\r,;:().":

@@ -27,7 +27,7 @@ _ROLE = (
     r"(?i:(?:plaintiff|defendant|appellant|appellee|petitioner|respondent|debtor"
     r"|intervenor|movant|claimant|relator|applicant)s?)"
 )
-_LINK = r"(?:[ ]+(?:of|and|&|the|de)[ ]+|[ ]+)"
+_LINK = r"(?:[ ]+(?:of|and|&|the|de)[ ]+|[ ]*\n[ ]*|[ ]+)"  # prose wraps names over lines
 _ROLE_NAME_RE = re.compile(
     rf"(?<![\w'’-])(?P<role>{_ROLE}(?:[-–—]{_ROLE})?)[ ]+(?:(?:Mr|Mrs|Ms|Dr)\.[ ]+)?"
     rf"(?P<name>{NAME_TOKEN}(?:{_LINK}{NAME_TOKEN}){{0,7}}(?:,?[ \t]+{CORP_SUFFIX})?)"
