@@ -118,29 +118,44 @@ async def _ingest_all(
 ) -> list[SubmittedFile]:
     gate = asyncio.Semaphore(resources.settings.intake_concurrency)
 
-    async def one(source: Source) -> SubmittedFile:
+    async def one(source: Source) -> tuple[NewDocument, str | None]:
         async with gate:
-            return await ingest(source, batch, resources, s3)
+            return await prepare(source, resources, s3)
 
-    return list(await asyncio.gather(*(one(source) for source in sources)))
+    prepared = await asyncio.gather(*(one(source) for source in sources))
+    # Registered in submit order, so the first of two identical files is the one queued.
+    return [await register(doc, rejected, batch, resources) for doc, rejected in prepared]
 
 
 async def ingest(source: Source, batch: str, resources: Resources, s3: Any) -> SubmittedFile:
     """Store one file's original and register it in ``batch`` (it is not queued here)."""
+    doc, rejected = await prepare(source, resources, s3)
+    return await register(doc, rejected, batch, resources)
+
+
+async def prepare(source: Source, resources: Resources, s3: Any) -> tuple[NewDocument, str | None]:
+    """Hash, sniff and store one file; returns its document and intake's refusal, if any."""
     rejected = _size_refusal(source, resources)
-    size = source.size
-    if rejected is None:
-        data = await source.read(s3)
-        sha256, kind, size = *await asyncio.to_thread(_fingerprint, data), len(data)
-        key: str | None = original_key(sha256)
-        if not await resources.store.exists(original_key(sha256)):
-            await resources.store.put(original_key(sha256), data)
-    else:
-        sha256, kind, key = await source.sha256(s3), sniff(await source.head(s3)).value, None
-    doc = NewDocument(document_id(sha256), sha256, source.name, kind, size, key)
+    if rejected is not None:
+        sha256, head = await source.sha256(s3), await source.head(s3)
+        return NewDocument(
+            document_id(sha256), sha256, source.name, sniff(head).value, source.size, None
+        ), rejected
+    data = await source.read(s3)
+    sha256, kind = await asyncio.to_thread(_fingerprint, data)
+    key = original_key(sha256)
+    if not await resources.store.exists(key):
+        await resources.store.put(key, data)
+    return NewDocument(document_id(sha256), sha256, source.name, kind, len(data), key), None
+
+
+async def register(
+    doc: NewDocument, rejected: str | None, batch: str, resources: Resources
+) -> SubmittedFile:
+    """Upsert the document and link it to ``batch``: ``queued`` if new there, else ``duplicate``."""
     new = await register_document(resources.pool, batch, doc, rejected=rejected)
     outcome: Literal["queued", "duplicate"] = "queued" if new else "duplicate"
-    return SubmittedFile(source.name, doc.id, sha256, kind, size, outcome, rejected)
+    return SubmittedFile(doc.source, doc.id, doc.sha256, doc.kind, doc.size, outcome, rejected)
 
 
 def _fingerprint(data: bytes) -> tuple[str, str]:

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from moto.server import ThreadedMotoServer
 from redis.asyncio import Redis
 
 from consumers.storage.db import Pool, connect, migrate
+from consumers.storage.s3 import s3_client
 from streamproc.config import Settings, load_settings
 from streamproc.connections import connect_redis
 from streamproc.embedded import (
@@ -159,3 +161,33 @@ def corpus_dir() -> Path:
     if not (root / "MANIFEST.json").is_file():
         pytest.fail(f"test corpus not found at {root}: set STREAMPROC_CORPUS to its directory")
     return root
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on a free local port; the code under test gets only its URL."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials moto accepts; nothing here may reach a real account."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture
+async def bucket(s3_endpoint: str, aws_env: None) -> str:
+    """An empty bucket with a name unique to this test."""
+    name = f"legal-docs-{os.urandom(4).hex()}"
+    async with s3_client(s3_endpoint) as client:
+        await client.create_bucket(Bucket=name)
+    return name

@@ -14,7 +14,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from consumers.chunking import join_pages
-from consumers.entities import extract_mentions
+from consumers.entities import OFFLINE_VERSION, extract_mentions
 from consumers.graph.edges import build_edges
 from consumers.intake import ingest
 from consumers.model import EntityType, Mention
@@ -24,6 +24,7 @@ from consumers.settings import load_pipeline_settings
 from consumers.sources import expand
 from consumers.stages import chunk, entities, ocr, relationships, resolve
 from consumers.stages.common import DocumentRef
+from consumers.stages.extractors import make_extractor
 from consumers.stages.ocr import OcrInput
 from consumers.stages.resolve import resolve_document
 from consumers.storage.content import load_chunks, load_page_spans, load_pages
@@ -32,7 +33,7 @@ from consumers.storage.documents import get_document, register_document
 from consumers.storage.mentions import load_mentions, load_resolved, save_mentions
 from consumers.storage.records import NewDocument, StoredMention, document_id, mention_id
 from streamproc.config import load_settings
-from streamproc.errors import PermanentError, RetryableError
+from streamproc.errors import ConfigurationError, PermanentError, RetryableError
 from streamproc.stage import Context, Stage
 
 STAGES = (ocr.STAGE, chunk.STAGE, entities.STAGE, resolve.STAGE, relationships.STAGE)
@@ -373,3 +374,43 @@ async def test_spellings_in_one_document_resolve_to_the_entity_the_first_one_cre
     await resolve_document(pg_pool, doc)
     first, second = await entity_ids(pg_pool, doc)
     assert first == second == canonical_id(EntityType.ORGANIZATION, "acme holdings")
+
+
+# -- settings and the extractor choice -----------------------------------------
+
+
+def test_the_default_store_is_a_directory_under_the_data_directory(tmp_path: Path) -> None:
+    settings = load_pipeline_settings()
+    assert settings.store_location(tmp_path) == (tmp_path / "objects").as_uri()
+    assert load_pipeline_settings(store="s3://b/p").store_location(tmp_path) == "s3://b/p"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"chunk_size": 500, "chunk_overlap": 500}, "chunk_overlap must be smaller"),
+        ({"store": "ftp://host/x"}, "STREAMPROC_STORE"),
+        ({"extractor": "magic"}, "STREAMPROC_EXTRACTOR"),
+    ],
+)
+def test_bad_pipeline_settings_refuse_to_start_naming_the_setting(
+    overrides: dict[str, object], named: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        load_pipeline_settings(**overrides)
+
+
+async def test_the_offline_extractor_is_the_default(tmp_path: Path) -> None:
+    engine = load_settings(data_dir=tmp_path)
+    async with make_extractor(load_pipeline_settings(), engine) as extractor:
+        assert extractor.version == OFFLINE_VERSION
+
+
+async def test_the_openai_extractor_without_an_api_key_refuses_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    engine = load_settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:9/0")
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        async with make_extractor(load_pipeline_settings(extractor="openai"), engine):
+            pass

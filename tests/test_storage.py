@@ -51,7 +51,7 @@ SHA = "ab" * 32
 DOC = document_id(SHA)
 
 
-async def rows(pool: Pool) -> dict[str, list[tuple[object, ...]]]:
+async def rows(pool: Pool) -> dict[str, list[tuple[str, ...]]]:
     """Every row of every table, without timestamps, sorted: a snapshot to compare."""
     snapshot = {}
     async with transaction(pool) as conn:

@@ -23,6 +23,10 @@ from consumers.storage.records import StoredMention, mention_id
 from streamproc.stage import Context, Stage
 
 NAME = "entities"
+#: Documents in flight per worker: enough to overlap a remote extractor's requests
+#: (each document sends ``extract_concurrency`` chunks at once), few enough that one
+#: process does not take every message while other processes idle.
+CONCURRENCY = 8
 
 __all__ = ["NAME", "STAGE", "extract_chunks", "handle", "make_extractor", "stored_mentions"]
 
@@ -67,4 +71,6 @@ async def handle(msg: DocumentRef, ctx: Context) -> DocumentRef:
     return msg
 
 
-STAGE = Stage(NAME, DocumentRef, recording_failures(NAME, handle), next="resolve")
+STAGE = Stage(
+    NAME, DocumentRef, recording_failures(NAME, handle), next="resolve", concurrency=CONCURRENCY
+)

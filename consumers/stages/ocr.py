@@ -26,6 +26,9 @@ from streamproc.stage import Context, Stage
 NAME = "ocr"
 #: Documents read at once per worker: OCR is CPU-bound and memory-hungry.
 CONCURRENCY = 4
+#: Seconds one document may take: OCR runs at about 2 s a page, and the limits cap
+#: OCR at ``max_ocr_pages`` (500 by default): far more than the engine's default limit.
+TIMEOUT = 1800.0
 
 
 class OcrInput(BaseModel):
@@ -60,5 +63,10 @@ async def handle(msg: OcrInput, ctx: Context) -> DocumentRef:
 
 
 STAGE = Stage(
-    NAME, OcrInput, recording_failures(NAME, handle), next="chunk", concurrency=CONCURRENCY
+    NAME,
+    OcrInput,
+    recording_failures(NAME, handle),
+    next="chunk",
+    concurrency=CONCURRENCY,
+    timeout=TIMEOUT,
 )
