@@ -64,6 +64,7 @@ _NOT_NAME_WORDS = words(
     third forms form reply response however further therefore accordingly thus via
     should shall will would could must might each every all any such said other others
     certain not including but because has have been is are was were be between among
+    officer officers president director directors chairman manager treasurer executive vice
     """
 )
 # Words that may sit inside an organization's name but never in a person's.
@@ -129,6 +130,11 @@ def is_surname(candidate: str) -> bool:
 
 def _plain(token: str) -> str:
     return token.strip(".,;:'’").casefold()
+
+
+def is_common_word(token: str) -> bool:
+    """Whether ``token`` is vocabulary that never names a person ("Team", "Forms")."""
+    return _plain(token) in _NOT_NAME_WORDS or _plain(token) in _NOT_PERSON_WORDS
 
 
 def is_function_word(token: str) -> bool:

@@ -11,6 +11,7 @@ appellant" in counsel paragraphs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from consumers.entities.caption import find_caption_parties
 from consumers.entities.case_names import find_case_name_parties
@@ -33,12 +34,24 @@ from consumers.model import Mention
 # Bump when a rule changes what is extracted: it keys cached extractions.
 OFFLINE_VERSION = "offline-1"
 
+# The rules write spaces as " "; PDF and HTML text often has no-break and thin
+# spaces instead.  Each maps to one plain space, so positions do not move.
+_SPACES = str.maketrans(dict.fromkeys([0xA0, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000], " "))
+
 
 def extract_mentions(text: str) -> list[Mention]:
     """Every entity mention the rules find in ``text``, sorted by position.
 
     Each mention satisfies ``text[m.start:m.end] == m.text``; no two overlap.
     """
+    plain = text.translate(_SPACES)  # same length: offsets carry over unchanged
+    mentions = _rule_mentions(plain)
+    if plain == text:
+        return mentions
+    return [dataclasses.replace(m, text=text[m.start : m.end]) for m in mentions]
+
+
+def _rule_mentions(text: str) -> list[Mention]:
     lines = logical_lines(text)
     parties = [
         *find_caption_parties(text, lines),

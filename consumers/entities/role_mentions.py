@@ -14,7 +14,7 @@ from consumers.entities.names import (
     CORP_SUFFIX,
     NAME_TOKEN,
     ROLE_WORD,
-    is_function_word,
+    is_common_word,
     normalize_role,
 )
 from consumers.entities.parties import split_side
@@ -55,7 +55,7 @@ def find_role_mentions(text: str) -> list[Mention]:
 
 def _generic(name: str) -> bool:
     """ "Reply Brief", "Motion": capitalized words that name no one."""
-    return all(is_function_word(token) for token in name.split())
+    return all(is_common_word(token) for token in name.split())
 
 
 def _is_role_word(word: str) -> bool:
