@@ -40,7 +40,9 @@ def submit(paths: tuple[str, ...], batch: str | None, as_json: bool) -> None:
     async def main() -> SubmitResult:
         async with open_session(engine) as s:
             with Console(stderr=True).status(f"submitting {len(paths)} path(s)…"):
-                return await submit_paths(list(paths), resources=s.resources, client=s.client, batch=batch)
+                return await submit_paths(
+                    list(paths), resources=s.resources, client=s.client, batch=batch
+                )
 
     result = run_async(main())
     if as_json:
@@ -81,7 +83,9 @@ async def _progress(engine: Settings, batch: str, *, with_failures: bool) -> Bat
         return await read_progress(redis, client, batch, with_failures=with_failures)
 
 
-async def read_progress(redis: Redis, client: Client, batch: str, *, with_failures: bool) -> BatchProgress:
+async def read_progress(
+    redis: Redis, client: Client, batch: str, *, with_failures: bool
+) -> BatchProgress:
     """The batch's progress; raises PermanentError when no such batch exists."""
     st = await client.status(batch)
     if st is None:
@@ -109,7 +113,9 @@ def print_progress(console: Console, p: BatchProgress) -> None:
 
 @click.command()
 @click.argument("batch")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON line per change instead of bars.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON line per change instead of bars."
+)
 @click.option("--timeout", type=float, help="Give up (exit 3) after this many seconds.")
 def watch(batch: str, as_json: bool, timeout: float | None) -> None:
     """Follow a batch live, one progress bar per stage, until it completes (exit 0).
@@ -128,7 +134,9 @@ def watch(batch: str, as_json: bool, timeout: float | None) -> None:
         print_progress(Console(), final)
 
 
-async def _watch(engine: Settings, batch: str, as_json: bool, timeout: float | None) -> BatchProgress:
+async def _watch(
+    engine: Settings, batch: str, as_json: bool, timeout: float | None
+) -> BatchProgress:
     async with open_redis(engine) as (redis, client):
         async with asyncio.timeout(timeout):
             if as_json:
@@ -151,7 +159,12 @@ async def _watch_lines(redis: Redis, client: Client, batch: str) -> BatchProgres
 
 async def follow(client: Client, batch: str, console: Console) -> BatchProgress:
     """Draw one bar per stage until the batch completes; returns its final progress."""
-    columns = (TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description:>14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as bars:
         tasks = {s: bars.add_task(s, total=None) for s in STAGES}
         while True:

@@ -33,7 +33,9 @@ DEMO_PROCS = ("ocr=2",)
 
 @click.command()
 @click.argument("path", required=False, type=click.Path(exists=True, file_okay=True))
-@click.option("--timeout", type=float, default=900, show_default=True, help="Give up after this many seconds.")
+@click.option(
+    "--timeout", type=float, default=900, show_default=True, help="Give up after this many seconds."
+)
 def demo(path: str | None, timeout: float) -> None:
     """Run the pipeline end to end on sample documents (or the files under PATH).
 

@@ -49,7 +49,9 @@ def _print_document(summary: dict[str, Any], doc: dict[str, Any]) -> None:
     console.print(f"{summary['kind']}, {summary['page_count'] or 0} pages, status {doc['status']}"
                   + (f": {doc['error']}" if doc["error"] else ""))  # fmt: skip
     by_type = Counter(e["type"] for e in doc["entities"])
-    console.print("entities: " + (", ".join(f"{t} {n}" for t, n in sorted(by_type.items())) or "none"))
+    console.print(
+        "entities: " + (", ".join(f"{t} {n}" for t, n in sorted(by_type.items())) or "none")
+    )
     table = Table(title="entities")
     for col in ("type", "text", "canonical", "page", "role"):
         table.add_column(col)
@@ -67,8 +69,15 @@ def _print_document(summary: dict[str, Any], doc: dict[str, Any]) -> None:
 
 @click.command()
 @click.option("--batch", help="Only the documents of this batch (default: every document).")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "graphml"]), default="jsonl", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write (default: stdout).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "graphml"]), default="jsonl", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="File to write (default: stdout).",
+)
 def export(batch: str | None, fmt: str, output: str | None) -> None:
     """Export documents with their entities and relationships as JSONL or GraphML."""
     engine = settings_from()

@@ -64,7 +64,9 @@ def progress_of(status: BatchStatus, stages: tuple[str, ...]) -> BatchProgress:
     )  # fmt: skip
 
 
-async def batch_failures(redis: Redis, keys: Keys, batch: str, stages: tuple[str, ...]) -> list[Failure]:
+async def batch_failures(
+    redis: Redis, keys: Keys, batch: str, stages: tuple[str, ...]
+) -> list[Failure]:
     """Dead letters of ``batch`` among the most recent entries of each stage's dead-letter stream."""
     found: list[Failure] = []
     for stage in stages:
@@ -72,5 +74,7 @@ async def batch_failures(redis: Redis, keys: Keys, batch: str, stages: tuple[str
         for _, raw in cast(list[tuple[bytes, dict[bytes, bytes]]], entries):
             f = {k.decode(): v.decode("utf-8", "replace") for k, v in raw.items()}
             if f.get("batch") == batch:
-                found.append(Failure(stage, f.get("doc", ""), f.get("error_class", ""), f.get("error", "")))
+                found.append(
+                    Failure(stage, f.get("doc", ""), f.get("error_class", ""), f.get("error", ""))
+                )
     return found
