@@ -80,6 +80,7 @@ class OfflineExtractor:
     """The rule-based extractor: no network, no model, deterministic."""
 
     version = OFFLINE_VERSION
+    whole_document = True  # linear time, so a whole document is cheap and keeps context
 
     async def extract(self, text: str) -> list[Mention]:
         """Extract in a worker thread so the event loop keeps serving other messages."""

@@ -99,6 +99,8 @@ class _Malformed(Exception):
 class OpenAIExtractor:
     """The extractor protocol over an OpenAI-compatible endpoint."""
 
+    whole_document = False  # a model's context is bounded: it reads one chunk at a time
+
     def __init__(
         self, client: AsyncOpenAI, limiter: RateLimiter, cache: ReplyCache, llm: LLMSettings
     ) -> None:

@@ -1,26 +1,32 @@
 """The entities stage: a document's chunks -> entity mentions in document offsets.
 
-Each chunk goes to the configured extractor (``make_extractor``; the offline
-rules by default), a few chunks at a time; the mentions are merged across
-overlapping chunks (``merge_mentions``), given their page and a
-deterministic id, and stored.
+An extractor that reads whole documents (the offline rules, the default)
+gets the document text at once, so captions and counsel blocks are never cut
+at a chunk boundary. One bound to chunk-sized inputs (a language model) gets
+each chunk, a few at a time, and its mentions are merged across overlapping
+chunks (``merge_mentions``). Mentions get their page and a deterministic id
+and are stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from consumers.chunking import PageSpan
+from consumers.chunking import PageSpan, join_pages
 from consumers.entities import Extractor
 from consumers.model import Chunk, Mention
 from consumers.stages.common import DocumentRef, recording_failures, resources_of
 from consumers.stages.extractors import make_extractor
 from consumers.stages.merge import merge_mentions, page_of
-from consumers.storage.content import load_chunks, load_page_spans
+from consumers.storage.content import load_chunks, load_page_spans, load_pages
 from consumers.storage.mentions import save_mentions
 from consumers.storage.records import StoredMention, mention_id
 from streamproc.stage import Context, Stage
+
+if TYPE_CHECKING:
+    from consumers.resources import Resources
 
 NAME = "entities"
 #: Documents in flight per worker: enough to overlap a remote extractor's requests
@@ -59,13 +65,21 @@ def stored_mentions(
     ]
 
 
-async def handle(msg: DocumentRef, ctx: Context) -> DocumentRef:
-    """Extract, merge and store the document's mentions."""
-    res = resources_of(ctx)
-    chunks = await load_chunks(res.pool, msg.document_id)
-    spans = await load_page_spans(res.pool, msg.document_id)
+async def document_mentions(res: Resources, document: str) -> list[Mention]:
+    """Mentions in document offsets: from the whole text, or chunk by chunk and merged."""
+    if getattr(res.extractor, "whole_document", False):
+        text, _ = join_pages(await load_pages(res.pool, document))
+        return await res.extractor.extract(text)
+    chunks = await load_chunks(res.pool, document)
     found = await extract_chunks(res.extractor, chunks, res.settings.extract_concurrency)
-    merged = merge_mentions(chunks, found)
+    return merge_mentions(chunks, found)
+
+
+async def handle(msg: DocumentRef, ctx: Context) -> DocumentRef:
+    """Extract and store the document's mentions."""
+    res = resources_of(ctx)
+    spans = await load_page_spans(res.pool, msg.document_id)
+    merged = await document_mentions(res, msg.document_id)
     stored = stored_mentions(msg.document_id, merged, spans, res.extractor.version)
     await save_mentions(res.pool, msg.document_id, stored)
     return msg

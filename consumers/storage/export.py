@@ -31,7 +31,7 @@ ORDER BY d.id LIMIT $3
 """
 _MENTIONS = """
 SELECT m.document_id, m.type, m.text, e.name AS canonical, m.entity_id, m.page,
-       m.start_offset, m.end_offset, m.role
+       m.start_offset, m.end_offset, m.role, m.attrs
 FROM mentions m LEFT JOIN entities e ON e.id = m.entity_id
 WHERE m.document_id = ANY($1::text[])
 ORDER BY m.document_id, m.start_offset, m.end_offset, m.type
@@ -104,6 +104,8 @@ def _entity(row: Mapping[str, Any]) -> dict[str, Any]:
         "entity_id": row["entity_id"], "page": row["page"], "start": row["start_offset"],
         "end": row["end_offset"],
     }  # fmt: skip
+    if row["attrs"]:
+        entity["attrs"] = row["attrs"]
     if row["role"] is not None:
         entity["role"] = row["role"]
     return entity
