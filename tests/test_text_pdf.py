@@ -98,13 +98,6 @@ def test_every_digital_pdf_has_its_manifest_page_count_and_text_on_every_page() 
             assert not page.ocr, f"{entry['name']} page {page.number} was OCR'd needlessly"
 
 
-def test_digital_pdfs_are_read_at_more_than_a_hundred_pages_a_second() -> None:
-    blobs = [read(str(entry["name"])) for entry in digital_pdfs()]
-    started = time.perf_counter()
-    count = sum(len(extract_pages(blob)) for blob in blobs)
-    assert count / (time.perf_counter() - started) > 100
-
-
 def test_scanned_pdfs_come_out_of_ocr_made_of_real_words(
     ocr_results: dict[str, list[Page]], vocabulary: set[str]
 ) -> None:
