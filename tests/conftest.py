@@ -15,8 +15,10 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import corpus
 import pytest
 from moto.server import ThreadedMotoServer
 from redis.asyncio import Redis
@@ -155,12 +157,39 @@ async def pg_pool(database_url: str) -> AsyncIterator[Pool]:
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    """The test corpus: $STREAMPROC_CORPUS, else ``shared/corpus`` beside the repository."""
-    default = REPO.parent / "shared" / "corpus"
-    root = Path(os.environ.get("STREAMPROC_CORPUS") or default)
-    if not (root / "MANIFEST.json").is_file():
-        pytest.fail(f"test corpus not found at {root}: set STREAMPROC_CORPUS to its directory")
-    return root
+    """The test corpus of real legal documents (see ``tests/corpus.py``)."""
+    return corpus.corpus_dir()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "corpus: needs the corpus of real legal documents")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a corpus, corpus tests are not run (the summary says how many)."""
+    if corpus.corpus_present():
+        return
+    needs = [
+        i
+        for i in items
+        if i.get_closest_marker("corpus") or "corpus_dir" in getattr(i, "fixturenames", ())
+    ]
+    if needs:
+        config.hook.pytest_deselected(items=needs)
+        items[:] = [i for i in items if i not in set(needs)]
+    config.stash[_CORPUS_MISSING] = len(needs)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    missing = config.stash.get(_CORPUS_MISSING, None)
+    if missing is not None:
+        terminalreporter.write_sep(
+            "!", f"no corpus at {corpus.corpus_root()}: {missing} corpus tests were not run "
+            "(set STREAMPROC_CORPUS to the corpus directory); the rest ran on generated examples",
+        )  # fmt: skip
+
+
+_CORPUS_MISSING = pytest.StashKey[int]()
 
 
 @pytest.fixture(scope="session")

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import time
 from pathlib import Path
 
 import pytest
+from corpus import corpus_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.chunking import PAGE_SEPARATOR, chunk_text, join_pages
 from consumers.model import Chunk, Page
-
-
-def corpus_dir() -> Path:
-    """The test corpus: STREAMPROC_CORPUS, else ``shared/corpus`` beside the repository."""
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-    path = Path(os.environ.get("STREAMPROC_CORPUS", default))
-    if not path.is_dir():
-        pytest.fail(f"test corpus not found at {path}: set STREAMPROC_CORPUS to its directory")
-    return path
 
 
 def corpus_texts() -> list[Path]:
@@ -188,6 +179,7 @@ def test_any_unicode_text_is_covered_exactly(text: str, size: int) -> None:
     assert_well_formed(text, [(1, 0, len(text))], chunks, size, size // 3)
 
 
+@pytest.mark.corpus
 def test_every_corpus_text_is_rebuilt_from_its_chunks() -> None:
     for path in corpus_texts():
         pages = pages_of(path.read_text(encoding="utf-8", errors="replace"))
@@ -200,6 +192,7 @@ def test_every_corpus_text_is_rebuilt_from_its_chunks() -> None:
         }, path.name
 
 
+@pytest.mark.corpus
 def test_corpus_chunks_do_not_end_inside_a_reporter_citation() -> None:
     citation_tail = re.compile(r"\d+ U\. ?S\. $|\bv\. $")
     for path in corpus_texts():
@@ -208,6 +201,7 @@ def test_corpus_chunks_do_not_end_inside_a_reporter_citation() -> None:
             assert not citation_tail.search(chunk.text), (path.name, chunk.text[-40:])
 
 
+@pytest.mark.corpus
 def test_chunking_runs_in_linear_time_on_the_largest_corpus_text() -> None:
     largest = max(corpus_texts(), key=lambda path: path.stat().st_size)
     text = largest.read_text(encoding="utf-8", errors="replace") * 4

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import io
 import json
-import os
 import re
 import struct
 import zipfile
@@ -16,6 +15,7 @@ from typing import cast
 import docx
 import pypdfium2 as pdfium
 import pytest
+from corpus import corpus_dir
 from lxml import etree, html
 from PIL import Image
 
@@ -23,19 +23,12 @@ from consumers.model import Page
 from consumers.text import DocumentKind, extract_pages, sniff
 from streamproc.errors import PermanentError
 
+pytestmark = pytest.mark.corpus
+
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 DOCX = "doctor__navy_discharge_review_board_decision.docx"
 # Elements whose text a reader never sees as document content.
 INVISIBLE_HTML = ("script", "style", "head", "noscript", "template", "iframe", "button", "select")
-
-
-def corpus_dir() -> Path:
-    """The corpus directory: $STREAMPROC_CORPUS, else shared/corpus beside the repository."""
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-    root = Path(os.environ.get("STREAMPROC_CORPUS") or default)
-    if not (root / "MANIFEST.json").is_file():
-        pytest.fail(f"test corpus not found at {root}: set STREAMPROC_CORPUS to its directory")
-    return root
 
 
 def corpus_names(fmt: str) -> list[str]:

@@ -10,10 +10,10 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
+from corpus import corpus_dir
 from fpdf import FPDF
 from rapidfuzz.distance import Levenshtein
 
@@ -23,21 +23,14 @@ from consumers.text.ocr import recognize
 from consumers.text.pdf import render_scale
 from streamproc.errors import ConfigurationError, PermanentError, RetryableError
 
+pytestmark = pytest.mark.corpus
+
 TARRANT_DIGITAL = "doctor__scotus_tarrant_regional_water_v_herrmann_11-889_slip.pdf"
 TARRANT_SCANNED = "doctor__scotus_tarrant_v_herrmann_SCANNED.pdf"
 HIDDEN_TEXT = "xray__liebowitz_law_firm_letter_hidden_text.pdf"
 OCR_LAYER = "courtlistener__tn_wc_court_calderon_fuentes_v_ceva_OCRLAYER.pdf"
 # Measured with tesseract 5.3 (eng, LSTM): 0.57 % over both pages.
 MAX_TARRANT_CER = 0.015
-
-
-def corpus_dir() -> Path:
-    """The corpus directory: $STREAMPROC_CORPUS, else shared/corpus beside the repository."""
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-    root = Path(os.environ.get("STREAMPROC_CORPUS") or default)
-    if not (root / "MANIFEST.json").is_file():
-        pytest.fail(f"test corpus not found at {root}: set STREAMPROC_CORPUS to its directory")
-    return root
 
 
 def manifest() -> list[dict[str, object]]:

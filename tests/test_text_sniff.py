@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
-from pathlib import Path
 
 import docx
 import pytest
+from corpus import corpus_dir
 from PIL import Image
 
 from consumers.text import DocumentKind, Limits, sniff
@@ -32,15 +31,7 @@ MANIFEST_FORMATS = {
 RSS_SAVED_AS_HTML = "juriscraper__ca7_opinion_listing_page.html"
 
 
-def corpus_dir() -> Path:
-    """The corpus directory: $STREAMPROC_CORPUS, else shared/corpus beside the repository."""
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-    root = Path(os.environ.get("STREAMPROC_CORPUS") or default)
-    if not (root / "MANIFEST.json").is_file():
-        pytest.fail(f"test corpus not found at {root}: set STREAMPROC_CORPUS to its directory")
-    return root
-
-
+@pytest.mark.corpus
 def test_every_corpus_document_sniffs_to_its_manifest_format() -> None:
     entries = json.loads((corpus_dir() / "MANIFEST.json").read_text())
     assert len(entries) == 67
@@ -52,6 +43,7 @@ def test_every_corpus_document_sniffs_to_its_manifest_format() -> None:
         assert sniff(data) is expected, entry["name"]
 
 
+@pytest.mark.corpus
 def test_the_file_name_never_overrides_the_bytes() -> None:
     pdf = (corpus_dir() / "xray__cacd_civil_minutes_general.pdf").read_bytes()
     assert sniff(pdf, "minutes.txt") is DocumentKind.PDF
