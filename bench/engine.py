@@ -13,7 +13,6 @@ invocation against the same private Redis, and reported as a ratio to it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 import tempfile
@@ -76,8 +75,9 @@ async def _fill(redis: Redis, stream: str, n: int) -> None:
 
 async def engine_drain(redis: Redis, url: str, n: int, stages: int) -> float:
     """Seconds for one streamproc worker to drain ``n`` messages through ``stages`` stages."""
-    settings = load_settings(redis_url=url, prefix="b" + uuid.uuid4().hex[:8], concurrency=1000,
-                             read_count=200)  # fmt: skip
+    settings = load_settings(
+        redis_url=url, prefix="b" + uuid.uuid4().hex[:8], concurrency=1000, read_count=200
+    )
     pipeline = noop_chain(stages)
     client = Client(redis, Keys(settings.prefix))
     await client.submit("s1", ((f"doc{i}", PAYLOAD) for i in range(n)), batch="bench")
@@ -98,11 +98,14 @@ async def measure(url: str, reps: int) -> dict[str, Any]:
             raw = [n / await raw_drain(redis, n, stages) for _ in range(reps)]
             eng = [n / await engine_drain(redis, url, n, stages) for _ in range(reps)]
             results[name] = {
-                "messages": n, "stages": stages, "raw_per_s": statistics.median(raw),
+                "messages": n,
+                "stages": stages,
+                "raw_per_s": statistics.median(raw),
                 "engine_per_s": statistics.median(eng),
                 "ratio": statistics.median(eng) / statistics.median(raw),
-                "raw_runs": raw, "engine_runs": eng,
-            }  # fmt: skip
+                "raw_runs": raw,
+                "engine_runs": eng,
+            }
     finally:
         await redis.aclose()
     return results
@@ -117,8 +120,13 @@ def print_table(results: dict[str, Any], redis_version: str) -> None:
     for col in ("workload", "messages", "raw msgs/s", "streamproc msgs/s", "ratio"):
         table.add_column(col, justify="right")
     for name, r in results.items():
-        table.add_row(f"{name} ({r['stages']} stage{'s' if r['stages'] > 1 else ''})", str(r["messages"]),
-                      f"{r['raw_per_s']:,.0f}", f"{r['engine_per_s']:,.0f}", f"{r['ratio']:.2f}x")  # fmt: skip
+        table.add_row(
+            f"{name} ({r['stages']} stage{'s' if r['stages'] > 1 else ''})",
+            str(r["messages"]),
+            f"{r['raw_per_s']:,.0f}",
+            f"{r['engine_per_s']:,.0f}",
+            f"{r['ratio']:.2f}x",
+        )
     Console().print(table)
 
 

@@ -80,19 +80,37 @@ CONTRACT_PARTIES = (
     "Portland, Oregon 97209 (\u201cCustomer\u201d)."
 )
 CONTRACT_CLAUSES = (
-    ("1. Services.", "Provider shall deliver the freight-forecasting services described in "
-     "Exhibit A (the \u201cServices\u201d) in accordance with the service levels set out there."),
-    ("2. Fees.", "Customer shall pay Provider a fixed fee of $42,500.00 per calendar quarter, "
-     "invoiced in advance and payable within thirty (30) days of the invoice date."),
-    ("3. Term.", "The Agreement begins on the Effective Date and continues for thirty-six (36) "
-     "months unless terminated earlier under Section 4."),
-    ("4. Termination.", "Either party may terminate the Agreement for material breach that "
-     "remains uncured sixty (60) days after written notice."),
-    ("5. Limitation of Liability.", "Neither party's aggregate liability shall exceed the fees "
-     "paid in the twelve (12) months preceding the claim, or $170,000.00, whichever is less."),
-    ("6. Governing Law.", "The Agreement is governed by the laws of the State of Washington; "
-     "the state and federal courts in King County, Washington have exclusive jurisdiction."),
-)  # fmt: skip
+    (
+        "1. Services.",
+        "Provider shall deliver the freight-forecasting services described in "
+        "Exhibit A (the \u201cServices\u201d) in accordance with the service levels set out there.",
+    ),
+    (
+        "2. Fees.",
+        "Customer shall pay Provider a fixed fee of $42,500.00 per calendar quarter, "
+        "invoiced in advance and payable within thirty (30) days of the invoice date.",
+    ),
+    (
+        "3. Term.",
+        "The Agreement begins on the Effective Date and continues for thirty-six (36) "
+        "months unless terminated earlier under Section 4.",
+    ),
+    (
+        "4. Termination.",
+        "Either party may terminate the Agreement for material breach that "
+        "remains uncured sixty (60) days after written notice.",
+    ),
+    (
+        "5. Limitation of Liability.",
+        "Neither party's aggregate liability shall exceed the fees "
+        "paid in the twelve (12) months preceding the claim, or $170,000.00, whichever is less.",
+    ),
+    (
+        "6. Governing Law.",
+        "The Agreement is governed by the laws of the State of Washington; "
+        "the state and federal courts in King County, Washington have exclusive jurisdiction.",
+    ),
+)
 CONTRACT_FEES = (
     ("Service", "Frequency", "Fee"),
     ("Demand forecasting", "Quarterly", "$30,000.00"),
@@ -104,17 +122,29 @@ CONTRACT_SIGNATURES = (
 )
 
 DOCKET_ENTRIES = (
-    ("08/21/2023", "1", "COMPLAINT against Lakeview Unified School District No. 412, Thomas R. "
-     "Wendell (Filing fee $402, receipt number AWAWDC-8841207), filed by Marisol Abernathy, "
-     "Cedar Valley Parents Alliance. (Attachments: # 1 Civil Cover Sheet)"),
-    ("09/15/2023", "12", "ANSWER to Complaint by Lakeview Unified School District No. 412, "
-     "Thomas R. Wendell. (Quan, Adrian)"),
+    (
+        "08/21/2023",
+        "1",
+        "COMPLAINT against Lakeview Unified School District No. 412, Thomas R. "
+        "Wendell (Filing fee $402, receipt number AWAWDC-8841207), filed by Marisol Abernathy, "
+        "Cedar Valley Parents Alliance. (Attachments: # 1 Civil Cover Sheet)",
+    ),
+    (
+        "09/15/2023",
+        "12",
+        "ANSWER to Complaint by Lakeview Unified School District No. 412, "
+        "Thomas R. Wendell. (Quan, Adrian)",
+    ),
     ("01/09/2024", "58", "MOTION for Summary Judgment by Defendants. Noting Date 2/2/2024."),
     ("01/29/2024", "63", "RESPONSE, by Plaintiffs, to 58 MOTION for Summary Judgment."),
     ("02/02/2024", "67", "REPLY, filed by Defendants, TO RESPONSE to 58 MOTION."),
-    ("03/14/2024", "71", f"ORDER granting in part and denying in part 58 Motion for Summary "
-     f"Judgment, signed by Judge {JUDGE}. Costs of $18,750.00 awarded. (KLH)"),
-)  # fmt: skip
+    (
+        "03/14/2024",
+        "71",
+        f"ORDER granting in part and denying in part 58 Motion for Summary "
+        f"Judgment, signed by Judge {JUDGE}. Costs of $18,750.00 awarded. (KLH)",
+    ),
+)
 DOCKET_COUNSEL = (
     ("Marisol Abernathy", "Plaintiff", "Priya N. Castellanos, Castellanos & Reyes PLLC, Seattle"),
     ("Lakeview Unified School District No. 412", "Defendant", "Adrian Quan, Quan Wexler LLP"),

@@ -100,7 +100,11 @@ class Client:
         }
         total = counters.pop("total", None)
         return BatchStatus(
-            batch=batch, total=total, done=counters.get("done", 0),
-            failed=counters.get("failed", 0), completed=b"completed_at" in raw,
-            counters=counters, states=dict(Counter(s.decode() for s in states)),
-        )  # fmt: skip
+            batch=batch,
+            total=total,
+            done=counters.get("done", 0),
+            failed=counters.get("failed", 0),
+            completed=b"completed_at" in raw,
+            counters=counters,
+            states=dict(Counter(s.decode() for s in states)),
+        )

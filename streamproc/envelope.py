@@ -54,10 +54,15 @@ def decode(entry_id: str, fields: Fields | None) -> Envelope:
     try:
         doc = fields[b"d"].decode()
         return Envelope(
-            entry_id, doc, fields.get(b"b", b"").decode(), int(fields.get(b"a", 0)),
-            fields.get(b"t", b"").decode() or entry_id, int(fields.get(b"e", 0)),
-            fields[b"p"], fields.get(b"r") == b"1",
-        )  # fmt: skip
+            entry_id,
+            doc,
+            fields.get(b"b", b"").decode(),
+            int(fields.get(b"a", 0)),
+            fields.get(b"t", b"").decode() or entry_id,
+            int(fields.get(b"e", 0)),
+            fields[b"p"],
+            fields.get(b"r") == b"1",
+        )
     except KeyError as exc:
         raise InvalidMessage(f"stream entry {entry_id} lacks field {exc.args[0]!r}") from None
     except UnicodeDecodeError:
@@ -73,11 +78,19 @@ def encode(
 ) -> list[str | bytes]:
     """Field/value list for XADD of ``env``, optionally with a new payload or attempt."""
     fields: list[str | bytes] = [
-        "d", env.doc, "b", env.batch,
-        "a", str(env.attempt if attempt is None else attempt),
-        "t", env.trace, "e", str(env.enqueued_ms),
-        "p", env.payload if payload is None else payload,
-    ]  # fmt: skip
+        "d",
+        env.doc,
+        "b",
+        env.batch,
+        "a",
+        str(env.attempt if attempt is None else attempt),
+        "t",
+        env.trace,
+        "e",
+        str(env.enqueued_ms),
+        "p",
+        env.payload if payload is None else payload,
+    ]
     if env.replay:
         fields += ["r", "1"]
     return fields
@@ -86,6 +99,12 @@ def encode(
 def fresh(doc: str, batch: str, payload: bytes, *, replay: bool = False) -> Envelope:
     """An envelope for a document entering the pipeline now."""
     return Envelope(
-        id="", doc=doc, batch=batch, attempt=0, trace=new_trace_id(),
-        enqueued_ms=now_ms(), payload=payload, replay=replay,
-    )  # fmt: skip
+        id="",
+        doc=doc,
+        batch=batch,
+        attempt=0,
+        trace=new_trace_id(),
+        enqueued_ms=now_ms(),
+        payload=payload,
+        replay=replay,
+    )

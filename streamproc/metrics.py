@@ -37,9 +37,11 @@ MESSAGES = Counter(
     ["stage", "outcome"],
 )
 HANDLER_SECONDS = Histogram(
-    "streamproc_handler_seconds", "Time spent in a stage's handler.", ["stage"],
+    "streamproc_handler_seconds",
+    "Time spent in a stage's handler.",
+    ["stage"],
     buckets=_LATENCY_BUCKETS,
-)  # fmt: skip
+)
 END_TO_END_SECONDS = Histogram(
     "streamproc_end_to_end_seconds",
     "Time from a document entering the pipeline to leaving its last stage.",
@@ -47,9 +49,11 @@ END_TO_END_SECONDS = Histogram(
     buckets=_LATENCY_BUCKETS,
 )
 IN_FLIGHT = Gauge(
-    "streamproc_in_flight_messages", "Messages being handled now.", ["stage"],
+    "streamproc_in_flight_messages",
+    "Messages being handled now.",
+    ["stage"],
     multiprocess_mode="livesum",
-)  # fmt: skip
+)
 RECLAIMED = Counter(
     "streamproc_reclaimed_total", "Messages taken over from idle consumers.", ["stage"]
 )

@@ -53,9 +53,15 @@ class FlushPlan:
 
 
 def plan_flush(
-    outcomes: Sequence[Outcome], scripts: Scripts, *, stage: str, next_stage: str | None,
-    group: str, consumer: str, now: int,
-) -> FlushPlan:  # fmt: skip
+    outcomes: Sequence[Outcome],
+    scripts: Scripts,
+    *,
+    stage: str,
+    next_stage: str | None,
+    group: str,
+    consumer: str,
+    now: int,
+) -> FlushPlan:
     """Group ``outcomes`` into as few script calls as possible."""
     done = [o for o in outcomes if o.kind is Kind.DONE]
     calls: list[ScriptCall] = []
@@ -96,9 +102,16 @@ def _delay_call(o: Outcome, scripts: Scripts, stage: str, group: str) -> ScriptC
     what = "retried" if retry else "deferred"
     state = "retrying" if retry else "waiting"
     return scripts.retry(
-        stage=stage, group=group, id=o.id, doc=env.doc, batch=env.batch, fields=fields,
-        due_ms=o.due_ms, counter=f"{what}:{stage}", state=f"{state}:{stage}",
-    )  # fmt: skip
+        stage=stage,
+        group=group,
+        id=o.id,
+        doc=env.doc,
+        batch=env.batch,
+        fields=fields,
+        due_ms=o.due_ms,
+        counter=f"{what}:{stage}",
+        state=f"{state}:{stage}",
+    )
 
 
 def _dead_letter_call(
@@ -117,11 +130,28 @@ def dead_letter_entry(o: Outcome, *, stage: str, consumer: str, now: int) -> lis
     err = error_fields(o.error) if o.error else ["error_class", "", "error", "", "traceback", ""]
     attempt = str(o.env.attempt) if o.env else ""
     return [
-        "stage", stage, "message_id", o.id, "doc", doc, "batch", batch, *err,
-        "reason", o.reason, "attempt", attempt,
-        "deliveries", "" if o.deliveries is None else str(o.deliveries),
-        "consumer", consumer, "failed_at", str(now), "message", _original(o),
-    ]  # fmt: skip
+        "stage",
+        stage,
+        "message_id",
+        o.id,
+        "doc",
+        doc,
+        "batch",
+        batch,
+        *err,
+        "reason",
+        o.reason,
+        "attempt",
+        attempt,
+        "deliveries",
+        "" if o.deliveries is None else str(o.deliveries),
+        "consumer",
+        consumer,
+        "failed_at",
+        str(now),
+        "message",
+        _original(o),
+    ]
 
 
 def _identity(o: Outcome) -> tuple[str, str]:

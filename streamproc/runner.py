@@ -152,9 +152,15 @@ class StageRunner:
             env = envelope.decode(mid, fields)
             msg = self._validate(env.payload)
             ctx = Context(
-                self.stage.name, mid, env.doc, env.batch, env.attempt, env.trace, env.replay,
+                self.stage.name,
+                mid,
+                env.doc,
+                env.batch,
+                env.attempt,
+                env.trace,
+                env.replay,
                 self.rt.resources,
-            )  # fmt: skip
+            )
             outcome = self._succeeded(mid, env, await self.stage.handle(msg, ctx))
         except asyncio.CancelledError:
             if mid not in self.expired:
@@ -188,9 +194,13 @@ class StageRunner:
         return Outcome(mid, Kind.DONE, env, payload=payload)
 
     def _failed(
-        self, mid: str, env: Envelope | None, fields: Fields | None, exc: BaseException,
+        self,
+        mid: str,
+        env: Envelope | None,
+        fields: Fields | None,
+        exc: BaseException,
         deliveries: int | None,
-    ) -> Outcome:  # fmt: skip
+    ) -> Outcome:
         attempt = env.attempt if env is not None else 0
         decision = decide(exc, attempt, self.max_attempts)
         if decision.verdict is Verdict.RETRY and env is not None:
@@ -199,9 +209,14 @@ class StageRunner:
             due = envelope.now_ms() + int(delay * 1000)
             return Outcome(mid, Kind.RETRY, env, due_ms=due, error=exc, reason=decision.reason)
         return Outcome(
-            mid, Kind.DEAD, env, error=exc, reason=decision.reason, raw=fields,
+            mid,
+            Kind.DEAD,
+            env,
+            error=exc,
+            reason=decision.reason,
+            raw=fields,
             deliveries=deliveries,
-        )  # fmt: skip
+        )
 
     # -- flushing ----------------------------------------------------------
 
@@ -221,9 +236,14 @@ class StageRunner:
     async def _send(self, batch: list[Outcome]) -> None:
         now = envelope.now_ms()
         plan = plan_flush(
-            batch, self.rt.scripts, stage=self.stage.name, next_stage=self.stage.next,
-            group=self.group, consumer=self.rt.consumer, now=now,
-        )  # fmt: skip
+            batch,
+            self.rt.scripts,
+            stage=self.stage.name,
+            next_stage=self.stage.next,
+            group=self.group,
+            consumer=self.rt.consumer,
+            now=now,
+        )
         delay = 0.05
         while True:
             try:
@@ -270,10 +290,14 @@ class StageRunner:
         name = event.get(o.kind, "message_deferred")
         level = self.log.info if o.kind is Kind.DEFER else self.log.warning
         level(
-            name, message_id=o.id, doc=doc, batch=batch, reason=o.reason,
+            name,
+            message_id=o.id,
+            doc=doc,
+            batch=batch,
+            reason=o.reason,
             error_class=type(o.error).__name__ if o.error else None,
             error=str(o.error) if o.error else None,
-        )  # fmt: skip
+        )
 
     # -- leases and reclaiming ---------------------------------------------
 
@@ -314,9 +338,13 @@ class StageRunner:
     async def reclaim_once(self, cursor: str, count: int) -> str:
         """One claim step from ``cursor``: take over idle entries; returns the next cursor."""
         call = self.rt.scripts.claim(
-            stage=self.stage.name, group=self.group, consumer=self.rt.consumer,
-            min_idle_ms=int(self.rt.settings.visibility_timeout * 1000), cursor=cursor, count=count,
-        )  # fmt: skip
+            stage=self.stage.name,
+            group=self.group,
+            consumer=self.rt.consumer,
+            min_idle_ms=int(self.rt.settings.visibility_timeout * 1000),
+            cursor=cursor,
+            count=count,
+        )
         try:
             nxt, claimed, deleted = await self.rt.scripts.call(call)
         except ResponseError as exc:
@@ -359,9 +387,10 @@ class StageRunner:
             return []
         got = await self.rt.redis.xclaim(self.stream, self.group, self.rt.consumer, 0, list(ids))
         found: dict[str, Fields | None] = {
-            eid.decode(): fields for eid, fields in cast(list[tuple[bytes | None, Fields]], got)
+            eid.decode(): fields
+            for eid, fields in cast(list[tuple[bytes | None, Fields]], got)
             if eid is not None
-        }  # fmt: skip
+        }
         for mid in ids:
             if mid not in found:  # deleted from the stream meanwhile: nothing to run
                 self.inflight.pop(mid, None)
@@ -403,9 +432,16 @@ class StageRunner:
             "each consumer handling it stopped before finishing"
         )
         self.outbox.append(
-            Outcome(mid, Kind.DEAD, env, error=err, reason="delivery limit exceeded",
-                    raw=fields, deliveries=deliveries)
-        )  # fmt: skip
+            Outcome(
+                mid,
+                Kind.DEAD,
+                env,
+                error=err,
+                reason="delivery limit exceeded",
+                raw=fields,
+                deliveries=deliveries,
+            )
+        )
         self._wake.set()
 
     def wake_all(self) -> None:

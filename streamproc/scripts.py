@@ -27,9 +27,16 @@ from streamproc import ids as stream_ids
 from streamproc.keys import Keys
 
 SCRIPT_NAMES = (
-    "handoff", "retry", "dead_letter", "promote", "renew", "claim", "enqueue", "seal",
+    "handoff",
+    "retry",
+    "dead_letter",
+    "promote",
+    "renew",
+    "claim",
+    "enqueue",
+    "seal",
     "token_bucket",
-)  # fmt: skip
+)
 _INCLUDE = re.compile(r"^--!include (\S+)$", re.MULTILINE)
 Arg = str | bytes | int
 
@@ -124,9 +131,18 @@ class Scripts:
         return ScriptCall("handoff", keys, [*args, len(items), *body])
 
     def retry(
-        self, *, stage: str, group: str, id: str, doc: str, batch: str,
-        fields: Sequence[str | bytes], due_ms: int, counter: str, state: str,
-    ) -> ScriptCall:  # fmt: skip
+        self,
+        *,
+        stage: str,
+        group: str,
+        id: str,
+        doc: str,
+        batch: str,
+        fields: Sequence[str | bytes],
+        due_ms: int,
+        counter: str,
+        state: str,
+    ) -> ScriptCall:
         """XACK the message and schedule ``fields`` to re-enter the stage at ``due_ms``."""
         k = self.keys
         member = orjson.dumps([f.decode() if isinstance(f, bytes) else f for f in fields])
@@ -134,13 +150,26 @@ class Scripts:
         return ScriptCall("retry", keys, [group, id, due_ms, member, batch, doc, counter, state])
 
     def dead_letter(
-        self, *, stage: str, group: str, id: str, doc: str, batch: str,
-        entry: Sequence[str | bytes], now: int,
-    ) -> ScriptCall:  # fmt: skip
+        self,
+        *,
+        stage: str,
+        group: str,
+        id: str,
+        doc: str,
+        batch: str,
+        entry: Sequence[str | bytes],
+        now: int,
+    ) -> ScriptCall:
         """XACK the message and write ``entry`` to the stage's dead-letter stream."""
         k = self.keys
-        keys = [k.stream(stage), k.dead_letters(stage), k.events, k.open_batches,
-                k.batch(batch), k.batch_documents(batch)]  # fmt: skip
+        keys = [
+            k.stream(stage),
+            k.dead_letters(stage),
+            k.events,
+            k.open_batches,
+            k.batch(batch),
+            k.batch_documents(batch),
+        ]
         return ScriptCall("dead_letter", keys, [group, id, batch, doc, stage, now, *entry])
 
     def promote(self, *, stage: str, now: int, limit: int = 500) -> ScriptCall:
@@ -179,10 +208,18 @@ class Scripts:
         return ScriptCall("seal", [k.batch(batch), k.events, k.open_batches], [batch, now])
 
     def token_bucket(
-        self, *, name: str, request_capacity: float, requests_per_minute: float,
-        token_capacity: float, tokens_per_minute: float, requests: float, tokens: float,
-        mode: str = "take", now: int | None = None,
-    ) -> ScriptCall:  # fmt: skip
+        self,
+        *,
+        name: str,
+        request_capacity: float,
+        requests_per_minute: float,
+        token_capacity: float,
+        tokens_per_minute: float,
+        requests: float,
+        tokens: float,
+        mode: str = "take",
+        now: int | None = None,
+    ) -> ScriptCall:
         """Take (or force, or hold) requests and tokens from the rate limit ``name``."""
         rates = (request_capacity, requests_per_minute, token_capacity, tokens_per_minute)
         args: list[Arg] = [*map(repr, map(float, rates)), repr(float(requests))]

@@ -62,9 +62,13 @@ class Supervisor:
     """Starts, watches, restarts and stops worker processes."""
 
     def __init__(
-        self, settings: Settings, plan: dict[str, int], *, max_messages: int | None = None,
+        self,
+        settings: Settings,
+        plan: dict[str, int],
+        *,
+        max_messages: int | None = None,
         max_rss_mb: float | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.settings = settings
         self.slots = [Slot(stage, i) for stage, n in plan.items() for i in range(n)]
         self.worker_args: list[str] = []
@@ -79,11 +83,13 @@ class Supervisor:
     def _environment(self, url: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            REDIS_URL=url, STREAMPROC_PIPELINE=self.settings.pipeline,
-            STREAMPROC_PREFIX=self.settings.prefix, STREAMPROC_DATA_DIR=str(self.settings.data_dir),
+            REDIS_URL=url,
+            STREAMPROC_PIPELINE=self.settings.pipeline,
+            STREAMPROC_PREFIX=self.settings.prefix,
+            STREAMPROC_DATA_DIR=str(self.settings.data_dir),
             STREAMPROC_CONCURRENCY=str(self.settings.concurrency),
             PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir),
-        )  # fmt: skip
+        )
         return env
 
     async def run(self, metrics_port: int | None, metrics_host: str = "127.0.0.1") -> int:

@@ -49,9 +49,14 @@ class Worker:
     """Serves ``stages`` of ``pipeline`` in this process."""
 
     def __init__(
-        self, pipeline: Pipeline, stages: Sequence[Stage[Any]], settings: Settings, redis: Redis,
-        *, consumer: str | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        pipeline: Pipeline,
+        stages: Sequence[Stage[Any]],
+        settings: Settings,
+        redis: Redis,
+        *,
+        consumer: str | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.stages = list(stages)
         self.settings = settings
@@ -99,9 +104,15 @@ class Worker:
         self._limits = (max_messages, max_rss_mb)
         async with self.pipeline.lifespan(self.settings) as resources:
             rt = Runtime(
-                self.redis, Scripts(self.redis, self.keys), self.keys, self.settings,
-                self.consumer, self.stopping, self.halted, resources,
-            )  # fmt: skip
+                self.redis,
+                Scripts(self.redis, self.keys),
+                self.keys,
+                self.settings,
+                self.consumer,
+                self.stopping,
+                self.halted,
+                resources,
+            )
             await rt.scripts.load()
             async with asyncio.TaskGroup() as tg:
                 self.runners = [StageRunner(s, rt, tg) for s in self.stages]
@@ -129,9 +140,11 @@ class Worker:
         await self._shutdown(readers, reclaimers, helpers)
 
     async def _shutdown(
-        self, readers: list[asyncio.Task[None]], reclaimers: list[asyncio.Task[None]],
+        self,
+        readers: list[asyncio.Task[None]],
+        reclaimers: list[asyncio.Task[None]],
         helpers: list[asyncio.Task[None]],
-    ) -> None:  # fmt: skip
+    ) -> None:
         await asyncio.wait(readers, timeout=self.settings.block_ms / 1000 + 1)
         for t in (*readers, *reclaimers):
             t.cancel()
@@ -164,8 +177,11 @@ class Worker:
             await asyncio.sleep(self.settings.promote_interval)
 
     async def _heartbeat_loop(self) -> None:
-        record = {"pid": os.getpid(), "host": socket.gethostname(),
-                  "stages": [s.name for s in self.stages]}  # fmt: skip
+        record = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "stages": [s.name for s in self.stages],
+        }
         while not self.halted.is_set():
             record["at"] = envelope.now_ms()
             with contextlib.suppress(*REDIS_DOWN):

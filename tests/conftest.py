@@ -68,11 +68,17 @@ def make_settings(redis_server: PrivateRedis, prefix: str, tmp_path: Path):  # t
 
     def make(**overrides: object) -> Settings:
         base: dict[str, object] = {
-            "redis_url": redis_server.url, "prefix": prefix, "data_dir": tmp_path / "data",
-            "visibility_timeout": 2.0, "backoff_base": 0.01, "backoff_max": 0.05,
-            "grace_period": 5.0, "promote_interval": 0.02, "heartbeat_interval": 0.5,
+            "redis_url": redis_server.url,
+            "prefix": prefix,
+            "data_dir": tmp_path / "data",
+            "visibility_timeout": 2.0,
+            "backoff_base": 0.01,
+            "backoff_max": 0.05,
+            "grace_period": 5.0,
+            "promote_interval": 0.02,
+            "heartbeat_interval": 0.5,
             "block_ms": 200,
-        }  # fmt: skip
+        }
         base.update(overrides)
         return load_settings(**base)
 
@@ -98,10 +104,13 @@ def worker_env(redis_server: PrivateRedis, prefix: str, tmp_path: Path) -> dict[
     """Environment for worker processes started by a test."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
     env.update(
-        REDIS_URL=redis_server.url, STREAMPROC_PREFIX=prefix,
-        STREAMPROC_DATA_DIR=str(tmp_path / "data"), STREAMPROC_LOG_FORMAT="json",
-        STREAMPROC_PROBE_LOG=str(tmp_path / "probe.log"), PYTHONPATH=str(REPO),
-    )  # fmt: skip
+        REDIS_URL=redis_server.url,
+        STREAMPROC_PREFIX=prefix,
+        STREAMPROC_DATA_DIR=str(tmp_path / "data"),
+        STREAMPROC_LOG_FORMAT="json",
+        STREAMPROC_PROBE_LOG=str(tmp_path / "probe.log"),
+        PYTHONPATH=str(REPO),
+    )
     return env
 
 
@@ -184,9 +193,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     missing = config.stash.get(_CORPUS_MISSING, None)
     if missing is not None:
         terminalreporter.write_sep(
-            "!", f"no corpus at {corpus.corpus_root()}: {missing} corpus tests were not run "
+            "!",
+            f"no corpus at {corpus.corpus_root()}: {missing} corpus tests were not run "
             "(set STREAMPROC_CORPUS to the corpus directory); the rest ran on generated examples",
-        )  # fmt: skip
+        )
 
 
 _CORPUS_MISSING = pytest.StashKey[int]()

@@ -30,18 +30,35 @@ class Reply:
     delay: float = 0.0
 
 
-def completion(content: str | dict[str, Any], *, prompt_tokens: int = 900,
-               completion_tokens: int = 120, model: str = "test-model") -> Reply:  # fmt: skip
+def completion(
+    content: str | dict[str, Any],
+    *,
+    prompt_tokens: int = 900,
+    completion_tokens: int = 120,
+    model: str = "test-model",
+) -> Reply:
     """A chat completion whose message content is ``content`` (a dict is sent as JSON)."""
     text = content if isinstance(content, str) else json.dumps(content)
-    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-             "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
     body = {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()),
-        "model": model, "usage": usage,
-        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                     "message": {"role": "assistant", "content": text, "refusal": None}}],
-    }  # fmt: skip
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "usage": usage,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+            }
+        ],
+    }
     return Reply(body=body)
 
 
@@ -51,8 +68,14 @@ def entities(*items: tuple[str, str]) -> Reply:
     return completion({"entities": listed})
 
 
-def error(status: int, message: str, *, code: str | None = None,
-          headers: dict[str, str] | None = None, delay: float = 0.0) -> Reply:  # fmt: skip
+def error(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    delay: float = 0.0,
+) -> Reply:
     """An OpenAI-style error reply."""
     body = {"error": {"message": message, "type": "error", "param": None, "code": code}}
     return Reply(status=status, body=body, headers=headers or {}, delay=delay)

@@ -121,9 +121,26 @@ def test_citations_and_abbreviations_are_never_cut() -> None:
     for chunk in chunks[:-1]:
         assert chunk.text.endswith("P. 12. ")
     for chunk in chunks[1:]:
-        assert chunk.text.startswith(("See ", "Brown ", "v. ", "Board ", "of ", "Educ.", "347 ",
-                                      "U.S. ", "483, ", "495 ", "(1954); ", "Fed. ", "R. ",
-                                      "Civ. ", "P. ", "12. "))  # fmt: skip
+        assert chunk.text.startswith(
+            (
+                "See ",
+                "Brown ",
+                "v. ",
+                "Board ",
+                "of ",
+                "Educ.",
+                "347 ",
+                "U.S. ",
+                "483, ",
+                "495 ",
+                "(1954); ",
+                "Fed. ",
+                "R. ",
+                "Civ. ",
+                "P. ",
+                "12. ",
+            )
+        )
 
 
 def test_sentence_break_beats_word_break_and_overlap_starts_on_a_sentence() -> None:
@@ -150,9 +167,35 @@ def test_a_page_break_ends_a_chunk_and_the_overlap_carries_the_page_before() -> 
 
 
 WORDS = st.sampled_from(
-    ["the", "Court", "held", "U.S.", "v.", "No.", "Inc.", "§", "347", "483", "J.", "Smith",
-     ". ", "! ", "? ", ", ", " ", "  ", "\n", "\n\n", "\f", "\t", "x" * 30, "é", "—", ".\n"]
-)  # fmt: skip
+    [
+        "the",
+        "Court",
+        "held",
+        "U.S.",
+        "v.",
+        "No.",
+        "Inc.",
+        "§",
+        "347",
+        "483",
+        "J.",
+        "Smith",
+        ". ",
+        "! ",
+        "? ",
+        ", ",
+        " ",
+        "  ",
+        "\n",
+        "\n\n",
+        "\f",
+        "\t",
+        "x" * 30,
+        "é",
+        "—",
+        ".\n",
+    ]
+)
 PAGE_TEXT = st.lists(WORDS, max_size=60).map("".join)
 
 

@@ -29,8 +29,14 @@ def cli_env(worker_env: dict[str, str], database_url: str) -> dict[str, str]:
 def cli(
     python: str, env: dict[str, str], *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([python, "-m", "streamproc", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False)  # fmt: skip
+    return subprocess.run(
+        [python, "-m", "streamproc", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def ok(done: subprocess.CompletedProcess[str]) -> str:
@@ -47,8 +53,9 @@ def inbox(corpus_dir: Path, tmp_path: Path) -> Path:
     return root
 
 
-def test_submit_watch_status_export_and_show_a_batch(cli_env: dict[str, str], python: str, inbox: Path,
-                                                      tmp_path: Path) -> None:  # fmt: skip
+def test_submit_watch_status_export_and_show_a_batch(
+    cli_env: dict[str, str], python: str, inbox: Path, tmp_path: Path
+) -> None:
     submitted = json.loads(
         ok(cli(python, cli_env, "submit", str(inbox), "--batch", "CLI", "--json"))
     )

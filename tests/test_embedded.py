@@ -86,8 +86,12 @@ def run_python(code: str, *, timeout: float = 30) -> str:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=timeout, env=env, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -355,8 +359,12 @@ def test_private_servers_die_when_the_process_that_started_them_dies(scratch: Pa
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr
     pids = [int(pid) for pid in done.stdout.split()]
     assert len(pids) == 2
@@ -380,8 +388,11 @@ def test_postmaster_pid_file_is_read_only_once_complete(tmp_path: Path) -> None:
     found = parse_postmaster_pid(written)
     assert found is not None
     assert (found.pid, found.port, found.socket_dir, found.status) == (
-        123, 5432, Path("/pg/data"), "ready",
-    )  # fmt: skip
+        123,
+        5432,
+        Path("/pg/data"),
+        "ready",
+    )
     assert parse_postmaster_pid("123\n/pg/data\n1700000000\n") is None
 
 

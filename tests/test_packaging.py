@@ -14,9 +14,20 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_installed_wheel_finds_its_lua_scripts(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(REPO)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
     [wheel] = tmp_path.glob("streamproc-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -28,9 +39,17 @@ def test_installed_wheel_finds_its_lua_scripts(tmp_path: Path) -> None:
         "print(all('--!include' not in s.script_source(n) for n in s.SCRIPT_NAMES))"
     )
     out = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); {probe}"],
-        check=True, capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); {probe}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     folder, expanded = out.stdout.split()
     assert Path(folder) == tmp_path / "site" / "streamproc" / "lua"
     assert expanded == "True"

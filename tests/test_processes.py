@@ -65,8 +65,11 @@ async def completed(client: Client, batch: str) -> bool:
 async def test_worker_killed_mid_batch_loses_nothing_and_forwards_each_message_once(
     redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
 ) -> None:
-    env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "1", "STREAMPROC_CONCURRENCY": "16",
-                        "STREAMPROC_BLOCK_MS": "100"}  # fmt: skip
+    env = worker_env | {
+        "STREAMPROC_VISIBILITY_TIMEOUT": "1",
+        "STREAMPROC_CONCURRENCY": "16",
+        "STREAMPROC_BLOCK_MS": "100",
+    }
     client = Client(redis, Keys(prefix))
     probes = [
         (f"doc{i}", Probe(seq=i, action="sleep", seconds=0.01, at_stage="s2")) for i in range(600)
@@ -117,8 +120,12 @@ async def test_slow_but_alive_worker_keeps_its_lease(
 async def test_sigterm_during_work_loses_nothing(
     redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
 ) -> None:
-    env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "1", "STREAMPROC_BLOCK_MS": "100",
-                        "STREAMPROC_GRACE_PERIOD": "0.3", "STREAMPROC_CONCURRENCY": "4"}  # fmt: skip
+    env = worker_env | {
+        "STREAMPROC_VISIBILITY_TIMEOUT": "1",
+        "STREAMPROC_BLOCK_MS": "100",
+        "STREAMPROC_GRACE_PERIOD": "0.3",
+        "STREAMPROC_CONCURRENCY": "4",
+    }
     client = Client(redis, Keys(prefix))
     await client.submit(
         "s1", [(f"doc{i}", Probe(seq=i, action="sleep", seconds=1.5)) for i in range(10)], batch="B"
@@ -151,8 +158,12 @@ def _free_port() -> int:
 async def test_poison_message_is_dead_lettered_after_max_deliveries_while_others_flow(
     redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
 ) -> None:
-    env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "1", "STREAMPROC_BLOCK_MS": "100",
-                        "STREAMPROC_MAX_DELIVERIES": "3", "STREAMPROC_CONCURRENCY": "4"}  # fmt: skip
+    env = worker_env | {
+        "STREAMPROC_VISIBILITY_TIMEOUT": "1",
+        "STREAMPROC_BLOCK_MS": "100",
+        "STREAMPROC_MAX_DELIVERIES": "3",
+        "STREAMPROC_CONCURRENCY": "4",
+    }
     client = Client(redis, Keys(prefix))
     probes = [(f"doc{i}", Probe(seq=i, action="kill" if i == 5 else "ok")) for i in range(12)]
     await client.submit("s1", probes, batch="B")
@@ -183,14 +194,27 @@ async def test_supervisor_recycles_workers_and_serves_aggregated_metrics(
     probes = [(f"doc{i}", Probe(seq=i, action="sleep", seconds=0.01)) for i in range(300)]
     await client.submit("s1", probes, batch="B")
     env = worker_env | {"STREAMPROC_CONCURRENCY": "2"}
-    sup = spawn(spawned, python, env, "run", "--pipeline", "streamproc.testing:one",
-                "--max-messages", "100", "--metrics-port", str(port))  # fmt: skip
+    sup = spawn(
+        spawned,
+        python,
+        env,
+        "run",
+        "--pipeline",
+        "streamproc.testing:one",
+        "--max-messages",
+        "100",
+        "--metrics-port",
+        str(port),
+    )
     await until(lambda: completed(client, "B"))
     pids = {pid for _, _, _, pid in probe_rows(env)}
     assert len(pids) >= 2, "the worker should have been recycled after 100 messages"
     body = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
-    done = [line for line in body.splitlines()
-            if line.startswith('streamproc_messages_total{') and 'outcome="done"' in line]  # fmt: skip
+    done = [
+        line
+        for line in body.splitlines()
+        if line.startswith("streamproc_messages_total{") and 'outcome="done"' in line
+    ]
     assert sum(float(line.rsplit(" ", 1)[1]) for line in done) == 300
     assert await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/healthz") == "ok\n"
     sup.send_signal(signal.SIGTERM)
@@ -198,7 +222,7 @@ async def test_supervisor_recycles_workers_and_serves_aggregated_metrics(
 
 
 def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=10) as resp:
         return resp.read().decode()
 
 
@@ -208,8 +232,12 @@ def test_help_documents_every_command(python: str) -> None:
     )
     for command in ("worker", "run", "streams"):
         assert command in out.stdout
-        sub = subprocess.run([python, "-m", "streamproc", command, "--help"], capture_output=True,
-                             text=True, check=True)  # fmt: skip
+        sub = subprocess.run(
+            [python, "-m", "streamproc", command, "--help"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert "Usage:" in sub.stdout and len(sub.stdout.splitlines()) > 5
 
 
@@ -217,8 +245,13 @@ def test_bad_configuration_is_refused_with_the_setting_named(
     python: str, worker_env: dict[str, str]
 ) -> None:
     env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "soon"}
-    out = subprocess.run([python, "-m", "streamproc", "worker", "--pipeline", "streamproc.testing:one"],
-                         env=env, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [python, "-m", "streamproc", "worker", "--pipeline", "streamproc.testing:one"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2
     assert "STREAMPROC_VISIBILITY_TIMEOUT" in out.stderr and "Traceback" not in out.stderr
 
@@ -235,10 +268,19 @@ async def test_streams_command_reports_backlog_pending_and_dead_letters(
     out = await asyncio.to_thread(
         subprocess.run,
         [python, "-m", "streamproc", "streams", "--json", "--pipeline", "streamproc.testing:three"],
-        env=worker_env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        env=worker_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = {r["stage"]: r for r in json.loads(out.stdout)}
     s1 = rows["s1"]
-    assert (s1["length"], s1["lag"], s1["pending"], s1["consumers"], s1["dead_letters"]) == (5, 3, 2, 1, 1)
+    assert (s1["length"], s1["lag"], s1["pending"], s1["consumers"], s1["dead_letters"]) == (
+        5,
+        3,
+        2,
+        1,
+        1,
+    )
     assert s1["oldest_pending_seconds"] is not None and s1["oldest_pending_seconds"] >= 0
     assert rows["s2"]["length"] == 0 and rows["s3"]["lag"] == 0

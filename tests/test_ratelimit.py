@@ -27,15 +27,25 @@ async def scripts(redis: Redis, prefix: str) -> Scripts:
 
 
 async def take(
-    scripts: Scripts, limit: RateLimit, *, now: int, requests: float = 1, tokens: float = 0,
+    scripts: Scripts,
+    limit: RateLimit,
+    *,
+    now: int,
+    requests: float = 1,
+    tokens: float = 0,
     mode: str = "take",
-) -> list[int]:  # fmt: skip
+) -> list[int]:
     call = scripts.token_bucket(
-        name=NAME, request_capacity=limit.request_capacity,
-        requests_per_minute=limit.requests_per_minute, token_capacity=limit.token_capacity,
-        tokens_per_minute=limit.tokens_per_minute, requests=requests, tokens=tokens,
-        mode=mode, now=now,
-    )  # fmt: skip
+        name=NAME,
+        request_capacity=limit.request_capacity,
+        requests_per_minute=limit.requests_per_minute,
+        token_capacity=limit.token_capacity,
+        tokens_per_minute=limit.tokens_per_minute,
+        requests=requests,
+        tokens=tokens,
+        mode=mode,
+        now=now,
+    )
     return list(await scripts.call(call))
 
 

@@ -56,8 +56,13 @@ async def test_handoff_forwards_only_messages_whose_xack_removed_them(setup, red
 async def test_handoff_twice_forwards_once(setup, redis: Redis) -> None:
     scripts, keys = setup
     ids = await _deliver(redis, keys, "a", 1)
-    call = scripts.handoff(stage="a", next_stage="b", group=GROUP,
-                           items=[Finished(ids[0], "doc0", "", ["d", "doc0"])], now=1)  # fmt: skip
+    call = scripts.handoff(
+        stage="a",
+        next_stage="b",
+        group=GROUP,
+        items=[Finished(ids[0], "doc0", "", ["d", "doc0"])],
+        now=1,
+    )
     assert await scripts.run([call, call]) == [[1], [0]]
     assert await redis.xlen(keys.stream("b")) == 1
 
@@ -66,8 +71,12 @@ async def test_last_stage_handoff_counts_done_and_completes_the_batch_once(
     setup, redis: Redis
 ) -> None:
     scripts, keys = setup
-    enqueue = scripts.enqueue(stage="a", batch="B", now=5,
-                              docs=[(f"doc{i}", ["d", f"doc{i}", "b", "B", "p", "{}"]) for i in range(2)])  # fmt: skip
+    enqueue = scripts.enqueue(
+        stage="a",
+        batch="B",
+        now=5,
+        docs=[(f"doc{i}", ["d", f"doc{i}", "b", "B", "p", "{}"]) for i in range(2)],
+    )
     assert await scripts.call(enqueue) == 2
     assert await scripts.call(scripts.seal(batch="B", now=6)) == [2, 0]
     resp = await redis.xreadgroup(GROUP, "c1", {keys.stream("a"): ">"}, count=10)
@@ -108,9 +117,17 @@ async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_return
 ) -> None:
     scripts, keys = setup
     ids = await _deliver(redis, keys, "a", 1, batch="B")
-    retry = scripts.retry(stage="a", group=GROUP, id=ids[0], doc="doc0", batch="B",
-                          fields=["d", "doc0", "a", "1"], due_ms=1000, counter="retried:a",
-                          state="retrying:a")  # fmt: skip
+    retry = scripts.retry(
+        stage="a",
+        group=GROUP,
+        id=ids[0],
+        doc="doc0",
+        batch="B",
+        fields=["d", "doc0", "a", "1"],
+        due_ms=1000,
+        counter="retried:a",
+        state="retrying:a",
+    )
     assert await scripts.run([retry, retry]) == [1, 0]
     assert await redis.zrange(keys.delayed("a"), 0, -1, withscores=True) == [
         (orjson.dumps(["d", "doc0", "a", "1"]), 1000.0)
@@ -133,8 +150,15 @@ async def test_dead_letter_writes_the_entry_and_counts_the_document_failed(
     await scripts.call(scripts.seal(batch="B", now=1))
     resp = await redis.xreadgroup(GROUP, "c1", {keys.stream("a"): ">"}, count=1)
     mid = resp[0][1][0][0].decode()
-    call = scripts.dead_letter(stage="a", group=GROUP, id=mid, doc="doc0", batch="B",
-                               entry=["error", "boom", "reason", "permanent error"], now=9)  # fmt: skip
+    call = scripts.dead_letter(
+        stage="a",
+        group=GROUP,
+        id=mid,
+        doc="doc0",
+        batch="B",
+        entry=["error", "boom", "reason", "permanent error"],
+        now=9,
+    )
     assert await scripts.run([call, call]) == [1, 0]
     dlq = await redis.xrange(keys.dead_letters("a"))
     assert [f for _, f in dlq] == [{b"error": b"boom", b"reason": b"permanent error"}]
@@ -157,17 +181,21 @@ async def test_renew_keeps_only_entries_still_owned_by_the_consumer(setup, redis
 
 
 async def test_scripts_are_reloaded_after_the_server_forgets_them(setup, redis: Redis) -> None:
-    scripts, keys = setup
+    scripts, _ = setup
     await redis.script_flush()
     call = scripts.enqueue(stage="a", batch="B", docs=[("x", ["d", "x"])], now=1)
     assert await scripts.call(call) == 1
 
 
-async def test_claim_takes_over_idle_entries_without_counting_a_delivery(setup, redis: Redis) -> None:
+async def test_claim_takes_over_idle_entries_without_counting_a_delivery(
+    setup, redis: Redis
+) -> None:
     scripts, keys = setup
     ids = await _deliver(redis, keys, "a", 3)
     await redis.xdel(keys.stream("a"), ids[2])  # trimmed away while pending
-    call = scripts.claim(stage="a", group=GROUP, consumer="c2", min_idle_ms=0, cursor="0-0", count=10)
+    call = scripts.claim(
+        stage="a", group=GROUP, consumer="c2", min_idle_ms=0, cursor="0-0", count=10
+    )
     cursor, claimed, deleted = await scripts.call(call)
     assert cursor == b"0-0"
     live = [(mid.decode(), n) for mid, n in claimed]
@@ -176,13 +204,17 @@ async def test_claim_takes_over_idle_entries_without_counting_a_delivery(setup, 
     if int(str(info["redis_version"]).split(".")[0]) >= 7:
         assert [d.decode() for d in deleted] == [ids[2]]  # Redis 7 reports and drops deleted ids
     rows = await redis.xpending_range(keys.stream("a"), GROUP, "-", "+", 10)
-    owners = {r["message_id"].decode(): (r["consumer"].decode(), r["times_delivered"]) for r in rows}
+    owners = {
+        r["message_id"].decode(): (r["consumer"].decode(), r["times_delivered"]) for r in rows
+    }
     assert owners[ids[0]] == ("c2", 1) and owners[ids[1]] == ("c2", 1)
 
 
 async def test_claim_leaves_entries_that_are_not_idle_long_enough(setup, redis: Redis) -> None:
     scripts, keys = setup
     await _deliver(redis, keys, "a", 2)
-    call = scripts.claim(stage="a", group=GROUP, consumer="c2", min_idle_ms=60_000, cursor="0-0", count=10)
+    call = scripts.claim(
+        stage="a", group=GROUP, consumer="c2", min_idle_ms=60_000, cursor="0-0", count=10
+    )
     _, claimed, _ = await scripts.call(call)
     assert claimed == []

@@ -8,9 +8,9 @@ import sys
 from dataclasses import asdict
 
 import click
+from redis.asyncio import Redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from redis.asyncio import Redis
 from rich.table import Table
 
 from consumers.commands.progress import BatchProgress, batch_failures, progress_of
@@ -46,8 +46,15 @@ def submit(paths: tuple[str, ...], batch: str | None, as_json: bool) -> None:
 
     result = run_async(main())
     if as_json:
-        click.echo(json.dumps({"batch": result.batch, "total": result.total,
-                               "files": [asdict(f) for f in result.files]}))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "batch": result.batch,
+                    "total": result.total,
+                    "files": [asdict(f) for f in result.files],
+                }
+            )
+        )
         return
     _print_submit(result)
 
@@ -61,8 +68,10 @@ def _print_submit(result: SubmitResult) -> None:
         outcome = f"rejected: {f.rejected}" if f.rejected else f.outcome
         table.add_row(f.source, f.document_id, f.kind, f"{f.size:,}", outcome)
     console.print(table)
-    console.print(f"{result.queued} queued, {result.duplicates} already in the batch; "
-                  f"follow it with: streamproc watch {result.batch}")  # fmt: skip
+    console.print(
+        f"{result.queued} queued, {result.duplicates} already in the batch; "
+        f"follow it with: streamproc watch {result.batch}"
+    )
 
 
 @click.command()

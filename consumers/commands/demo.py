@@ -79,9 +79,13 @@ async def _run(engine: Settings, target: Path, console: Console, timeout: float)
 
 def _worker_environment(engine: Settings) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(REDIS_URL=redis_url(engine), DATABASE_URL=database_url(engine),
-               STREAMPROC_DATA_DIR=str(engine.data_dir), STREAMPROC_PREFIX=engine.prefix,
-               STREAMPROC_LOG_FORMAT="json")  # fmt: skip
+    env.update(
+        REDIS_URL=redis_url(engine),
+        DATABASE_URL=database_url(engine),
+        STREAMPROC_DATA_DIR=str(engine.data_dir),
+        STREAMPROC_PREFIX=engine.prefix,
+        STREAMPROC_LOG_FORMAT="json",
+    )
     return env
 
 
@@ -89,8 +93,11 @@ async def _start_workers(env: dict[str, str], log: Path) -> asyncio.subprocess.P
     args = [sys.executable, "-m", "streamproc", "run"]
     for spec in DEMO_PROCS:
         args += ["--procs", spec]
-    with open(log, "ab") as out:
+    out = await asyncio.to_thread(open, log, "ab")
+    try:
         return await asyncio.create_subprocess_exec(*args, env=env, stdout=out, stderr=out)
+    finally:
+        out.close()
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:

@@ -46,8 +46,10 @@ def show(doc: str, as_json: bool) -> None:
 def _print_document(summary: dict[str, Any], doc: dict[str, Any]) -> None:
     console = Console()
     console.print(f"[bold]{doc['document_id']}[/bold]  {doc['source']}")
-    console.print(f"{summary['kind']}, {summary['page_count'] or 0} pages, status {doc['status']}"
-                  + (f": {doc['error']}" if doc["error"] else ""))  # fmt: skip
+    console.print(
+        f"{summary['kind']}, {summary['page_count'] or 0} pages, status {doc['status']}"
+        + (f": {doc['error']}" if doc["error"] else "")
+    )
     by_type = Counter(e["type"] for e in doc["entities"])
     console.print(
         "entities: " + (", ".join(f"{t} {n}" for t, n in sorted(by_type.items())) or "none")
@@ -56,8 +58,13 @@ def _print_document(summary: dict[str, Any], doc: dict[str, Any]) -> None:
     for col in ("type", "text", "canonical", "page", "role"):
         table.add_column(col)
     for e in doc["entities"]:
-        table.add_row(e["type"], e["text"], e.get("canonical") or "", str(e.get("page") or ""),
-                      e.get("role") or "")  # fmt: skip
+        table.add_row(
+            e["type"],
+            e["text"],
+            e.get("canonical") or "",
+            str(e.get("page") or ""),
+            e.get("role") or "",
+        )
     console.print(table)
     edges = Table(title="relationships")
     for col in ("type", "source", "target"):

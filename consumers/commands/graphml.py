@@ -17,7 +17,7 @@ TAIL = "  </graph>\n</graphml>\n"
 
 
 def graphml_lines(documents: Iterable[dict[str, Any]]) -> Iterable[str]:
-    """GraphML text, line by line: documents and canonical entities as nodes, relationships as edges."""
+    """GraphML, line by line: documents and entities as nodes, relationships as edges."""
     yield HEAD
     seen: set[str] = set()
     for doc in documents:
@@ -39,13 +39,17 @@ def graphml_lines(documents: Iterable[dict[str, Any]]) -> Iterable[str]:
 
 
 def _edge(edge_id: str, source: str, target: str, edge_type: str) -> str:
-    return (f"    <edge id={quoteattr(edge_id)} source={quoteattr(source)} "
-            f"target={quoteattr(target)}><data key=\"type\">{_text(edge_type)}</data></edge>\n")  # fmt: skip
+    return (
+        f"    <edge id={quoteattr(edge_id)} source={quoteattr(source)} "
+        f'target={quoteattr(target)}><data key="type">{_text(edge_type)}</data></edge>\n'
+    )
 
 
 def _node(node_id: str, label: str, kind: str) -> str:
-    return (f"    <node id={quoteattr(node_id)}><data key=\"label\">{_text(label)}</data>"
-            f"<data key=\"kind\">{_text(kind)}</data></node>\n")  # fmt: skip
+    return (
+        f'    <node id={quoteattr(node_id)}><data key="label">{_text(label)}</data>'
+        f'<data key="kind">{_text(kind)}</data></node>\n'
+    )
 
 
 def _text(value: str) -> str:

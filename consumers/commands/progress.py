@@ -59,15 +59,20 @@ def progress_of(status: BatchStatus, stages: tuple[str, ...]) -> BatchProgress:
         for s in stages
     ]
     return BatchProgress(
-        status.batch, status.total, status.done, status.failed, status.completed,
-        status.states, per_stage,
-    )  # fmt: skip
+        status.batch,
+        status.total,
+        status.done,
+        status.failed,
+        status.completed,
+        status.states,
+        per_stage,
+    )
 
 
 async def batch_failures(
     redis: Redis, keys: Keys, batch: str, stages: tuple[str, ...]
 ) -> list[Failure]:
-    """Dead letters of ``batch`` among the most recent entries of each stage's dead-letter stream."""
+    """Dead letters of ``batch`` among the latest entries of each stage's dead-letter stream."""
     found: list[Failure] = []
     for stage in stages:
         entries = await redis.xrevrange(keys.dead_letters(stage), count=FAILURE_SCAN)

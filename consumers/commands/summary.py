@@ -53,11 +53,17 @@ async def batch_summary(pool: Pool, batch: str, progress: BatchProgress) -> Batc
         sources = {r["document_id"]: r["source"] for r in await conn.fetch(_SOURCES, batch)}
     failures = [f"{sources.get(f.doc, f.doc)} ({f.stage}): {f.error}" for f in progress.failures]
     return BatchSummary(
-        batch=batch, completed=progress.completed, documents=counts["documents"],
-        done=progress.done, failed=progress.failed, pages=counts["pages"],
-        ocr_pages=counts["ocr_pages"], chunks=counts["chunks"],
+        batch=batch,
+        completed=progress.completed,
+        documents=counts["documents"],
+        done=progress.done,
+        failed=progress.failed,
+        pages=counts["pages"],
+        ocr_pages=counts["ocr_pages"],
+        chunks=counts["chunks"],
         mentions=sum(r["mentions"] for r in entity_rows),
         canonical=sum(r["canonical"] for r in entity_rows),
         relationships=counts["relationships"],
-        entities_by_type={r["type"]: r["mentions"] for r in entity_rows}, failures=failures,
-    )  # fmt: skip
+        entities_by_type={r["type"]: r["mentions"] for r in entity_rows},
+        failures=failures,
+    )

@@ -34,12 +34,24 @@ _MULTIWORD_SUFFIXES = (
 # Abbreviations common in company and agency names, spelled out so that "Standard Ins.
 # Co." and "Standard Insurance Company" agree.
 _ORGANIZATION_WORDS = {
-    "natl": "national", "intl": "international", "assn": "association",
-    "assoc": "association", "dept": "department", "univ": "university",
-    "bros": "brothers", "mfg": "manufacturing", "ins": "insurance", "svcs": "services",
-    "svc": "service", "mgmt": "management", "hldgs": "holdings", "govt": "government",
-    "commn": "commission", "ctr": "center", "fed": "federal",
-}  # fmt: skip
+    "natl": "national",
+    "intl": "international",
+    "assn": "association",
+    "assoc": "association",
+    "dept": "department",
+    "univ": "university",
+    "bros": "brothers",
+    "mfg": "manufacturing",
+    "ins": "insurance",
+    "svcs": "services",
+    "svc": "service",
+    "mgmt": "management",
+    "hldgs": "holdings",
+    "govt": "government",
+    "commn": "commission",
+    "ctr": "center",
+    "fed": "federal",
+}
 _ORGANIZATION_ALIASES = {
     "united states of america": "united states",
     "usa": "united states",

@@ -45,8 +45,16 @@ _MONEY = re.compile(
     r"(?P<fraction>\.\d+)?\s*(?P<scale>thousand|million|billion|trillion|k|m|mm|bn)?"
     r"(?:\s*(?P<unit>dollars?|usd|cents?))?"
 )
-_SCALES = {"thousand": 3, "k": 3, "million": 6, "m": 6, "mm": 6, "billion": 9, "bn": 9,
-           "trillion": 12}  # fmt: skip
+_SCALES = {
+    "thousand": 3,
+    "k": 3,
+    "million": 6,
+    "m": 6,
+    "mm": 6,
+    "billion": 9,
+    "bn": 9,
+    "trillion": 12,
+}
 _SYMBOLS = {"$": "usd", "€": "eur", "£": "gbp", "¥": "jpy"}
 
 

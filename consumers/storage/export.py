@@ -82,9 +82,13 @@ async def _window(conn: Connection, batch: str | None, after: str) -> list[dict[
     edges: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in await conn.fetch(_RELATIONSHIPS, ids):
         edges[row["document_id"]].append(
-            {"type": row["type"], "source": row["source"], "target": row["target"],
-             "attrs": row["attrs"]}
-        )  # fmt: skip
+            {
+                "type": row["type"],
+                "source": row["source"],
+                "target": row["target"],
+                "attrs": row["attrs"],
+            }
+        )
     return [_document(row, entities[row["id"]], edges[row["id"]]) for row in rows]
 
 
@@ -92,18 +96,28 @@ def _document(
     row: Mapping[str, Any], entities: list[dict[str, Any]], edges: list[dict[str, Any]]
 ) -> dict[str, Any]:
     return {
-        "document_id": row["id"], "source": row["source"], "sha256": row["sha256"],
-        "kind": row["kind"], "status": row["status"], "error": row["error"],
-        "pages": row["page_count"], "entities": entities, "relationships": edges,
-    }  # fmt: skip
+        "document_id": row["id"],
+        "source": row["source"],
+        "sha256": row["sha256"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "error": row["error"],
+        "pages": row["page_count"],
+        "entities": entities,
+        "relationships": edges,
+    }
 
 
 def _entity(row: Mapping[str, Any]) -> dict[str, Any]:
     entity = {
-        "type": row["type"], "text": row["text"], "canonical": row["canonical"],
-        "entity_id": row["entity_id"], "page": row["page"], "start": row["start_offset"],
+        "type": row["type"],
+        "text": row["text"],
+        "canonical": row["canonical"],
+        "entity_id": row["entity_id"],
+        "page": row["page"],
+        "start": row["start_offset"],
         "end": row["end_offset"],
-    }  # fmt: skip
+    }
     if row["attrs"]:
         entity["attrs"] = row["attrs"]
     if row["role"] is not None:

@@ -51,8 +51,17 @@ def _row(stored: StoredMention) -> tuple[Any, ...]:
     m = stored.mention
     # JSON text: asyncpg would read a list of pairs as a two-dimensional array.
     attrs = orjson.dumps([list(pair) for pair in m.attrs]).decode()
-    return (stored.id, m.type.value, m.text, m.start, m.end, stored.page, m.role, attrs,
-            stored.extractor)  # fmt: skip
+    return (
+        stored.id,
+        m.type.value,
+        m.text,
+        m.start,
+        m.end,
+        stored.page,
+        m.role,
+        attrs,
+        stored.extractor,
+    )
 
 
 async def load_mentions(pool: Pool, document: str) -> list[tuple[str, Mention, str | None]]:

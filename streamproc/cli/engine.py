@@ -39,9 +39,13 @@ PIPELINE_HELP = "Pipeline to load as module:attribute (default: STREAMPROC_PIPEL
     help="Exit gracefully once resident memory exceeds this.",
 )
 def worker(
-    stages: tuple[str, ...], concurrency: int | None, drain: bool, pipeline_spec: str | None,
-    max_messages: int | None, max_rss_mb: float | None,
-) -> None:  # fmt: skip
+    stages: tuple[str, ...],
+    concurrency: int | None,
+    drain: bool,
+    pipeline_spec: str | None,
+    max_messages: int | None,
+    max_rss_mb: float | None,
+) -> None:
     """Run one worker process serving STAGES (all stages when none are named).
 
     The worker reads its stages' streams, runs their handlers, and hands each
@@ -70,9 +74,12 @@ def worker(
 
 @click.command()
 @click.option(
-    "--procs", "procs", multiple=True, metavar="STAGE=N",
+    "--procs",
+    "procs",
+    multiple=True,
+    metavar="STAGE=N",
     help="Worker processes for a stage (repeatable; default one per stage).",
-)  # fmt: skip
+)
 @click.option("--pipeline", "pipeline_spec", help=PIPELINE_HELP)
 @click.option(
     "--metrics-port",
@@ -92,9 +99,14 @@ def worker(
     "--concurrency", type=click.IntRange(1), help="Messages in flight per stage per process."
 )
 def run(
-    procs: tuple[str, ...], pipeline_spec: str | None, metrics_port: int | None, metrics_host: str,
-    max_messages: int | None, max_rss_mb: float | None, concurrency: int | None,
-) -> None:  # fmt: skip
+    procs: tuple[str, ...],
+    pipeline_spec: str | None,
+    metrics_port: int | None,
+    metrics_host: str,
+    max_messages: int | None,
+    max_rss_mb: float | None,
+    concurrency: int | None,
+) -> None:
     """Supervise worker processes: N per stage, restarted when they die.
 
     Crashed workers are restarted with backoff; workers that reach
@@ -151,8 +163,16 @@ def _print_backlog(rows: list[StageBacklog]) -> None:
     for r in rows:
         age = "-" if r.oldest_pending_seconds is None else f"{r.oldest_pending_seconds:.1f}s"
         lag = "?" if r.lag is None else str(r.lag)
-        table.add_row(r.stage, str(r.length), lag, str(r.pending), age, str(r.consumers),
-                      str(r.dead_letters), str(r.delayed))  # fmt: skip
+        table.add_row(
+            r.stage,
+            str(r.length),
+            lag,
+            str(r.pending),
+            age,
+            str(r.consumers),
+            str(r.dead_letters),
+            str(r.delayed),
+        )
     Console().print(table)
 
 
