@@ -35,8 +35,12 @@ def pipeline_mentions(paths: Sequence[Path]) -> tuple[dict[str, list[Mention]], 
         redis = start_private_redis(root / "redis")
         postgres = start_private_postgres(root / "postgres")
         try:
-            settings = load_settings(redis_url=redis.url, database_url=postgres.dsn,
-                                     data_dir=root / "data", prefix="quality")  # fmt: skip
+            settings = load_settings(
+                redis_url=redis.url,
+                database_url=postgres.dsn,
+                data_dir=root / "data",
+                prefix="quality",
+            )
             return asyncio.run(_run(settings, paths))
         finally:
             redis.stop()
@@ -52,7 +56,9 @@ async def _run(settings: object, paths: Sequence[Path]) -> tuple[dict[str, list[
         async with lifespan(settings) as resources:
             client = Client(redis, Keys(settings.prefix))
             started = time.perf_counter()
-            result = await submit_paths(list(paths), resources=resources, client=client, batch="quality")
+            result = await submit_paths(
+                list(paths), resources=resources, client=client, batch="quality"
+            )
             await Worker(PIPELINE, PIPELINE.stages, settings, redis).run(drain=True)
             seconds = time.perf_counter() - started
             found: dict[str, list[Mention]] = {}
@@ -65,5 +71,11 @@ async def _run(settings: object, paths: Sequence[Path]) -> tuple[dict[str, list[
 
 def _mention(entity: dict[str, Any]) -> Mention:
     attrs = tuple((str(k), str(v)) for k, v in entity.get("attrs") or ())
-    return Mention(EntityType(entity["type"]), entity["text"], int(entity["start"]),
-                   int(entity["end"]), entity.get("role"), attrs)  # fmt: skip
+    return Mention(
+        EntityType(entity["type"]),
+        entity["text"],
+        int(entity["start"]),
+        int(entity["end"]),
+        entity.get("role"),
+        attrs,
+    )
