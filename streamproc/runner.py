@@ -316,11 +316,11 @@ class StageRunner:
             stage=self.stage.name, group=self.group, consumer=self.rt.consumer, ids=ids
         )
         try:
-            kept = await self.rt.scripts.call(call)
+            _, taken = await self.rt.scripts.call(call)
         except REDIS_DOWN as exc:
             self.log.warning("lease_renewal_failed", error=str(exc))
             return
-        lost = set(ids) - {k.decode() for k in kept}
+        lost = {t.decode() for t in taken}
         if lost:
             self.metrics.leases_lost.inc(len(lost))
             self.log.warning("leases_lost", message_ids=sorted(lost)[:20], count=len(lost))

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import corpus
 import pytest
 from moto.server import ThreadedMotoServer
 from redis.asyncio import Redis
@@ -34,6 +33,8 @@ from streamproc.embedded import (
     start_private_postgres,
     start_private_redis,
 )
+
+import corpus
 
 REPO = Path(__file__).resolve().parents[1]
 REDIS_FLAVOURS = ("bundled", "system")

@@ -8,12 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from corpus import corpus_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.chunking import PAGE_SEPARATOR, chunk_text, join_pages
 from consumers.model import Chunk, Page
+
+from corpus import corpus_dir
 
 
 def corpus_texts() -> list[Path]:

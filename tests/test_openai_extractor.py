@@ -16,8 +16,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-from corpus import corpus_dir
-from fake_openai import FakeOpenAI, Reply, completion, entities, error, fake_openai
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
@@ -34,6 +32,9 @@ from consumers.entities.openai import (
 from consumers.model import EntityType, Mention
 from streamproc.errors import ConfigurationError, PermanentError, RetryableError
 from streamproc.keys import Keys
+
+from corpus import corpus_dir
+from fake_openai import FakeOpenAI, Reply, completion, entities, error, fake_openai
 
 pytestmark = pytest.mark.corpus
 

@@ -15,13 +15,14 @@ from typing import cast
 import docx
 import pypdfium2 as pdfium
 import pytest
-from corpus import corpus_dir
 from lxml import etree, html
 from PIL import Image
 
 from consumers.model import Page
 from consumers.text import DocumentKind, extract_pages, sniff
 from streamproc.errors import PermanentError
+
+from corpus import corpus_dir
 
 pytestmark = pytest.mark.corpus
 

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pypdfium2 as pdfium
 import pytest
-from corpus import corpus_dir
 from fpdf import FPDF
 from rapidfuzz.distance import Levenshtein
 
@@ -22,6 +21,8 @@ from consumers.text import DocumentKind, Limits, extract_pages, read_document, r
 from consumers.text.ocr import recognize
 from consumers.text.pdf import render_scale
 from streamproc.errors import ConfigurationError, PermanentError, RetryableError
+
+from corpus import corpus_dir
 
 pytestmark = pytest.mark.corpus
 

@@ -8,7 +8,6 @@ import zipfile
 
 import docx
 import pytest
-from corpus import corpus_dir
 from PIL import Image
 
 from consumers.text import DocumentKind, Limits, sniff
@@ -17,6 +16,8 @@ from consumers.text.encoding import decode_text
 from consumers.text.survey import PageSurvey, covered_length, needs_ocr
 from consumers.text.writer import TextWriter
 from streamproc.errors import ConfigurationError
+
+from corpus import corpus_dir
 
 MANIFEST_FORMATS = {
     "PDF": DocumentKind.PDF,
