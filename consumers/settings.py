@@ -3,7 +3,8 @@
 Environment variables share the engine's prefix, ``STREAMPROC_``:
 ``STREAMPROC_STORE`` (``local``, ``file:///path`` or ``s3://bucket/prefix``),
 ``STREAMPROC_S3_ENDPOINT_URL`` (MinIO, moto), ``STREAMPROC_EXTRACTOR``
-(``offline`` or ``openai``), ``STREAMPROC_CHUNK_SIZE``, and so on. The engine's
+(``offline`` or ``openai``), ``STREAMPROC_OCR_PROVIDER`` (``local`` or
+``textract``), ``STREAMPROC_CHUNK_SIZE``, and so on. The engine's
 own settings (``streamproc.config.Settings``) are parsed separately and ignore
 these, as these ignore the engine's.
 """
@@ -43,6 +44,13 @@ class PipelineSettings(BaseSettings):
     ocr_language: str = "eng"
     tesseract_timeout: float = Field(default=120.0, gt=0)
 
+    ocr_provider: Literal["local", "textract"] = "local"
+    textract_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    textract_region: str | None = None
+    textract_endpoint_url: str | None = None
+    textract_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    textract_max_polls: int = Field(default=720, ge=1)
+
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=8, ge=1, le=1000)
     intake_concurrency: int = Field(default=8, ge=1, le=256)
@@ -53,6 +61,12 @@ class PipelineSettings(BaseSettings):
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("db_pool_min must not be larger than db_pool_max")
+        s3_store = self.store.startswith("s3://")
+        if self.ocr_provider == "textract" and not s3_store and self.textract_bucket is None:
+            raise ValueError(
+                "Textract reads documents from S3: set STREAMPROC_TEXTRACT_BUCKET "
+                "or use an S3 object store (STREAMPROC_STORE=s3://bucket/prefix)"
+            )
         return self
 
     def limits(self) -> Limits:
