@@ -47,7 +47,7 @@ class StageRunner:
         s = rt.settings
         self.stage, self.rt, self.tg = stage, rt, tg
         self.stream = rt.keys.stream(stage.name)
-        self.group = stage.name
+        self.group = stage.group or stage.name
         self.limit = stage.concurrency or s.concurrency
         self.timeout = stage.timeout or s.handler_timeout
         self.max_attempts = stage.max_attempts or s.max_attempts

@@ -36,6 +36,7 @@ SCRIPT_NAMES = (
     "enqueue",
     "seal",
     "token_bucket",
+    "redrive",
 )
 _INCLUDE = re.compile(r"^--!include (\S+)$", re.MULTILINE)
 Arg = str | bytes | int
@@ -206,6 +207,27 @@ class Scripts:
         """Fix the batch total to what was submitted; complete it if already finished."""
         k = self.keys
         return ScriptCall("seal", [k.batch(batch), k.events, k.open_batches], [batch, now])
+
+    def redrive(
+        self,
+        *,
+        stage: str,
+        entry_id: str,
+        doc: str,
+        batch: str,
+        fields: Sequence[str | bytes],
+        now: int,
+    ) -> ScriptCall:
+        """Delete dead letter ``entry_id`` and, only if it was there, re-inject ``fields``."""
+        k = self.keys
+        keys = [
+            k.dead_letters(stage),
+            k.stream(stage),
+            k.batch(batch),
+            k.batch_documents(batch),
+            k.open_batches,
+        ]
+        return ScriptCall("redrive", keys, [entry_id, batch, doc, stage, now, *fields])
 
     def token_bucket(
         self,

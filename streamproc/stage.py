@@ -48,7 +48,12 @@ Handler = Callable[[In, Context], Awaitable[Result]]
 
 @dataclass(frozen=True, slots=True)
 class Stage(Generic[In]):
-    """One stage: a consumer group on ``name``'s input stream."""
+    """One stage: a consumer group on ``name``'s input stream.
+
+    ``group`` names the consumer group (default: the stage's name); a new
+    version of a stage runs beside the old one under another group, created
+    back in history with ``streamproc replay STAGE --group NAME``.
+    """
 
     name: str
     input: type[In]
@@ -57,6 +62,7 @@ class Stage(Generic[In]):
     concurrency: int | None = None
     timeout: float | None = None
     max_attempts: int | None = None
+    group: str | None = None
 
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]

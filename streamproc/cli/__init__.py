@@ -12,7 +12,9 @@ import sys
 import click
 
 from streamproc.cli.common import fail_cleanly
+from streamproc.cli.dlq import dlq
 from streamproc.cli.engine import run, streams, worker
+from streamproc.cli.replay import replay, reprocess, trace
 from streamproc.errors import StreamprocError
 
 
@@ -41,6 +43,10 @@ def main() -> None:
 main.add_command(worker)
 main.add_command(run)
 main.add_command(streams)
+main.add_command(dlq)
+main.add_command(replay)
+main.add_command(reprocess)
+main.add_command(trace)
 
 
 def _add_pipeline_commands() -> None:
