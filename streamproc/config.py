@@ -8,11 +8,20 @@ time: call :func:`load_settings` and pass the result down.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamproc.errors import ConfigurationError
@@ -20,6 +29,30 @@ from streamproc.errors import ConfigurationError
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("streamproc", appauthor=False))
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> object:
+    """``'7d'``, ``'12h'``, ``'90m'``, ``'30s'``, ``'2w'`` or bare seconds -> timedelta.
+
+    A timedelta or an ISO 8601 duration is passed on for pydantic to read.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        return value
+    match = _DURATION.match(value.lower())
+    if match is None:
+        if value.strip().upper().startswith("P"):
+            return value  # ISO 8601, which pydantic reads
+        raise ValueError(f"{value!r} is not a duration: write e.g. 7d, 12h, 90m or 30s")
+    return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 class Settings(BaseSettings):
@@ -53,6 +86,8 @@ class Settings(BaseSettings):
     heartbeat_interval: float = Field(default=5.0, gt=0)
     dead_consumer_after: float = Field(default=300.0, gt=0)
     grace_period: float = Field(default=30.0, ge=0)
+    retention: Duration = timedelta(days=7)
+    trim_interval: float = Field(default=300.0, gt=0)
 
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -63,6 +98,8 @@ class Settings(BaseSettings):
             raise ValueError("backoff_max must not be smaller than backoff_base")
         if self.max_lease < self.visibility_timeout:
             raise ValueError("max_lease must not be smaller than visibility_timeout")
+        if self.retention <= timedelta(0):
+            raise ValueError("retention must be positive, e.g. 7d or 12h")
         return self
 
     @property

@@ -4,7 +4,8 @@ Each worker is a separate ``streamproc worker STAGE`` process. One that
 crashes is restarted with exponential backoff; one that exits cleanly (it
 recycled itself after --max-messages or --max-rss-mb) is replaced at once.
 Signals are forwarded, and Prometheus' multiprocess mode lets one endpoint
-report the metrics of all workers.
+report the metrics of all workers, beside the backlog read from Redis at
+scrape time. A trimmer applies the retention every STREAMPROC_TRIM_INTERVAL.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from redis.asyncio import Redis
 
+from streamproc.backlog_metrics import BacklogCollector, read_snapshot
 from streamproc.config import Settings
 from streamproc.connections import connect_redis, redis_url
 from streamproc.embedded.process import die_with_parent
 from streamproc.errors import ConfigurationError
 from streamproc.http import MetricsServer
+from streamproc.keys import Keys
 from streamproc.logs import get_logger
+from streamproc.trim import trim_forever
 
 HEALTHY_AFTER = 60.0
 MAX_BACKOFF = 30.0
@@ -71,6 +76,7 @@ class Supervisor:
     ) -> None:
         self.settings = settings
         self.slots = [Slot(stage, i) for stage, n in plan.items() for i in range(n)]
+        self.stages = list(plan)
         self.worker_args: list[str] = []
         if max_messages:
             self.worker_args += ["--max-messages", str(max_messages)]
@@ -99,26 +105,39 @@ class Supervisor:
         self.metrics_dir.mkdir(parents=True)
         env = self._environment(url)
         self._install_signal_handlers()
-        server = await self._serve_metrics(url, metrics_port, metrics_host)
+        redis = connect_redis(url)
+        server = await self._serve_metrics(redis, metrics_port, metrics_host)
         deadline = asyncio.create_task(self._enforce_deadline())
+        trimmer = asyncio.create_task(self._trim(redis))
         try:
             async with asyncio.TaskGroup() as tg:
                 for slot in self.slots:
                     tg.create_task(self._keep(slot, env))
         finally:
             deadline.cancel()
+            trimmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await trimmer
             if server is not None:
                 await server.close()
+            await redis.aclose()
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
         self.log.info("supervisor_stopped")
         return 0
 
-    async def _serve_metrics(self, url: str, port: int | None, host: str) -> MetricsServer | None:
+    async def _trim(self, redis: Redis) -> None:
+        s = self.settings
+        await trim_forever(redis, Keys(s.prefix), self.stages, s.retention, s.trim_interval)
+
+    async def _serve_metrics(
+        self, redis: Redis, port: int | None, host: str
+    ) -> MetricsServer | None:
         if port is None:
             return None
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=str(self.metrics_dir))  # type: ignore[no-untyped-call]
-        redis = connect_redis(url)
+        keys, loop = Keys(self.settings.prefix), asyncio.get_running_loop()
+        registry.register(BacklogCollector(lambda: read_snapshot(redis, keys, self.stages), loop))
 
         async def ready() -> bool:
             try:

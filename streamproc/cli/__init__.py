@@ -15,6 +15,7 @@ from streamproc.cli.common import fail_cleanly
 from streamproc.cli.dlq import dlq
 from streamproc.cli.engine import run, streams, worker
 from streamproc.cli.replay import replay, reprocess, trace
+from streamproc.cli.retention import trim
 from streamproc.errors import StreamprocError
 
 
@@ -47,6 +48,7 @@ main.add_command(dlq)
 main.add_command(replay)
 main.add_command(reprocess)
 main.add_command(trace)
+main.add_command(trim)
 
 
 def _add_pipeline_commands() -> None:

@@ -1,0 +1,163 @@
+"""Retention: streams trimmed by age, never past what a consumer group still needs.
+
+Every stage stream, dead-letter stream and the events stream keeps its
+history for ``STREAMPROC_RETENTION`` (replay reads it) and is then trimmed
+with ``XTRIM MINID`` -- by age, never by count. The trim point of a stream is
+the smallest of:
+
+- the age cutoff, ``now - retention`` as an entry id;
+- for every group, the id just after its last-delivered id (entries the
+  group has not been handed yet stay, however old: a lagging group loses
+  nothing);
+- for every group, its oldest pending id (delivered but not acknowledged).
+
+``XTRIM MINID p`` removes exactly the entries whose id is below ``p``. A group
+created while a trim runs is not seen by it; such a group only ever asks for
+history that is older than the retention or newer than the trim point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from streamproc import ids
+from streamproc.envelope import now_ms
+from streamproc.keys import Keys
+from streamproc.logs import get_logger
+
+COUNT_PAGE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMark:
+    """How far one consumer group has got in a stream."""
+
+    name: str
+    last_delivered: str
+    oldest_pending: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrimPlan:
+    """Where one stream is (or would be) trimmed, and how many entries go."""
+
+    stream: str
+    trim_point: str
+    cutoff: str
+    held_by: str | None
+    removed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return asdict(self)
+
+
+def successor(entry_id: str) -> str:
+    """The smallest id greater than ``entry_id``."""
+    ms, seq = ids.parse(entry_id)
+    return f"{ms + 1}-0" if seq >= ids.MAX_SEQ else f"{ms}-{seq + 1}"
+
+
+def age_cutoff(now: int, retention: timedelta) -> str:
+    """The id of the oldest entry ``retention`` keeps, for a clock reading ``now`` (ms)."""
+    return f"{max(0, now - int(retention.total_seconds() * 1000))}-0"
+
+
+def trim_point(cutoff: str, groups: Sequence[GroupMark]) -> tuple[str, str | None]:
+    """The MINID to trim at, and the group holding it below ``cutoff`` (None if none does)."""
+    point, holder = cutoff, None
+    for g in groups:
+        for mark in (successor(g.last_delivered), g.oldest_pending):
+            if mark is not None and ids.parse(mark) < ids.parse(point):
+                point, holder = mark, g.name
+    return point, holder
+
+
+def retained_streams(keys: Keys, stages: Sequence[str]) -> list[str]:
+    """Every stream retention applies to: stage streams, dead letters, events."""
+    return [keys.stream(s) for s in stages] + [keys.dead_letters(s) for s in stages] + [keys.events]
+
+
+async def group_marks(redis: Redis, stream: str) -> list[GroupMark]:
+    """Last-delivered and oldest pending id of every group of ``stream``."""
+    marks = []
+    for info in await redis.xinfo_groups(stream):
+        name = _text(info["name"])
+        oldest = None
+        if int(info["pending"]):
+            summary = await redis.xpending(stream, name)
+            oldest = _text(summary["min"]) if summary["min"] is not None else None
+        marks.append(GroupMark(name, _text(info["last-delivered-id"]), oldest))
+    return marks
+
+
+async def count_before(redis: Redis, stream: str, point: str) -> int:
+    """How many entries of ``stream`` have an id below ``point``."""
+    total, start = 0, "-"
+    while True:
+        page = await redis.xrange(stream, min=start, max="(" + point, count=COUNT_PAGE) or []
+        total += len(page)
+        if len(page) < COUNT_PAGE:
+            return total
+        start = "(" + _text(cast(bytes, page[-1][0]))
+
+
+async def trim_stream(
+    redis: Redis, stream: str, cutoff: str, *, dry_run: bool = False
+) -> TrimPlan | None:
+    """Trim ``stream`` at its safe trim point (or only count, with ``dry_run``)."""
+    if not await redis.exists(stream):
+        return None
+    point, holder = trim_point(cutoff, await group_marks(redis, stream))
+    if dry_run:
+        removed = await count_before(redis, stream, point)
+    else:
+        removed = int(await redis.xtrim(stream, minid=point, approximate=False))
+    return TrimPlan(stream, point, cutoff, holder, removed)
+
+
+async def trim(
+    redis: Redis,
+    keys: Keys,
+    stages: Sequence[str],
+    retention: timedelta,
+    *,
+    dry_run: bool = False,
+    now: int | None = None,
+) -> list[TrimPlan]:
+    """Apply retention to every stream of ``stages``; returns one plan per existing stream."""
+    cutoff = age_cutoff(now_ms() if now is None else now, retention)
+    plans = []
+    for stream in retained_streams(keys, stages):
+        plan = await trim_stream(redis, stream, cutoff, dry_run=dry_run)
+        if plan is not None:
+            plans.append(plan)
+    return plans
+
+
+async def trim_forever(
+    redis: Redis, keys: Keys, stages: Sequence[str], retention: timedelta, interval: float
+) -> None:
+    """Trim every ``interval`` seconds until cancelled; Redis trouble is logged and retried."""
+    log = get_logger(component="trimmer")
+    while True:
+        try:
+            plans = await trim(redis, keys, stages, retention)
+        except RedisError as exc:
+            log.warning("trim_failed", error=str(exc))
+        else:
+            removed = {p.stream: p.removed for p in plans if p.removed}
+            if removed:
+                log.info("streams_trimmed", removed=removed)
+        await asyncio.sleep(interval)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
