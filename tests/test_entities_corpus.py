@@ -1,15 +1,16 @@
 """The offline extractor on the real corpus: offsets, ground truth, speed.
 
-Expected values come from the corpus at test time: the ``*.expected.json``
-files' parties, attorneys, firms, citations and numbers, and the documents'
-own caption lines.
+Documents are read as the pipeline reads them (``document_text``: the
+pipeline's reader and page join, PDF text layers without OCR).  Expected
+values come from the corpus at test time: the ``*.expected.json`` files'
+parties, attorneys, firms, citations and numbers, and the documents' own
+caption lines.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import time
 from functools import cache
@@ -24,16 +25,12 @@ from bench.quality import document_text
 from consumers.entities import extract_mentions
 from consumers.model import EntityType, Mention
 
-TEXT_SUFFIXES = {".pdf", ".html", ".xml", ".txt"}
+from corpus import corpus_dir
 
+pytestmark = pytest.mark.corpus
 
-def corpus_dir() -> Path:
-    """The test corpus: $STREAMPROC_CORPUS, else ``shared/corpus`` beside the repository."""
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-    path = Path(os.environ.get("STREAMPROC_CORPUS") or default)
-    if not path.is_dir():
-        pytest.fail(f"test corpus not found at {path}: set STREAMPROC_CORPUS to its directory")
-    return path
+# DOCX too: the benchmark reads documents as the pipeline does, whatever their format.
+TEXT_SUFFIXES = {".pdf", ".html", ".xml", ".txt", ".docx"}
 
 
 def documents() -> list[Path]:
@@ -107,7 +104,7 @@ def test_docket_parties_are_found_with_their_roles() -> None:
             role = re.split(r"\W+", party["type"].casefold())[0]
             if any(squeeze(m.text) in name and role in (m.role or "") for m in parties):
                 found += 1
-        assert found >= 0.8 * len(truth["parties"]), document
+        assert found >= 0.9 * len(truth["parties"]), document
 
 
 def test_docket_attorneys_are_found_and_know_whom_they_represent() -> None:
@@ -126,7 +123,7 @@ def test_docket_attorneys_are_found_and_know_whom_they_represent() -> None:
             )
             for name, party in expected
         )
-        assert hits >= 0.7 * len(expected), document
+        assert hits >= 0.9 * len(expected), document
 
 
 def test_docket_law_firms_named_in_contact_blocks_are_found() -> None:
@@ -207,10 +204,23 @@ def test_both_sides_of_opinion_captions_yield_a_party() -> None:
     assert checked >= 5, "expected several corpus PDFs with a caption laid out around a 'v.' line"
 
 
-def test_the_largest_corpus_document_extracts_in_about_a_second() -> None:
+ORDINARY = (
+    "Before: Smith, Jones, and Brown, Circuit Judges. ACME WIDGETS, INC., Plaintiff, v. "
+    "JOHN DOE, Defendant. See 42 U.S.C. § 1983; Roe v. Wade, 410 U.S. 113 (1973). "
+    "Filed December 22, 2020, No. 21-2728, for $1,234.56.\n"
+)
+
+
+def test_the_largest_corpus_document_extracts_no_slower_than_ordinary_text() -> None:
+    # Relative to ordinary legal text timed alongside, so a loaded machine slows both.
     largest = max(documents(), key=lambda p: len(text_of(p.name)))
     text = text_of(largest.name)
-    extract_mentions(text[:2000])  # warm the compiled patterns
+    ordinary = (ORDINARY * (len(text) // len(ORDINARY) + 1))[: len(text) // 4]
+    extract_mentions(ORDINARY)  # warm the compiled patterns
+    started = time.perf_counter()
+    extract_mentions(ordinary)
+    ordinary_seconds = 4 * (time.perf_counter() - started)
     started = time.perf_counter()
     extract_mentions(text)
-    assert time.perf_counter() - started < 1.5, f"{largest.name}: {len(text)} characters"
+    seconds = time.perf_counter() - started
+    assert seconds < 5 * ordinary_seconds + 0.5, (largest.name, len(text), seconds)

@@ -25,6 +25,7 @@ from consumers.entities.lines import (
     is_blank,
     is_contact,
     is_heading_or_label,
+    is_represented_by,
     is_role_line,
     is_separator,
 )
@@ -35,6 +36,7 @@ from consumers.model import EntityType, Mention
 
 _MAX_BLOCK = 4
 _MAX_GAP = 8  # HTML tables leave runs of empty lines between cells
+_PARTY_ROWS = 12  # a party's name, aliases and address, up to its "represented by"
 _SENTENCE_END_RE = re.compile(r"[a-z]{3,}[.!?]$")
 _CONTINUED_RE = re.compile(r"(?:[,;&]|\b(?:and|of|the|for|AND|OF|THE))$")
 
@@ -47,20 +49,31 @@ def find_caption_parties(text: str, lines: list[Line]) -> list[Mention]:
         value = content(text, line)
         if is_role_line(value):
             found.extend(_role_line_parties(text, lines, index, role_first))
-        elif is_separator(value):
+        elif is_separator(value) and not role_first:
+            # In a docket report the "V." between sections follows an attorney, not a party.
             found.extend(_separator_parties(text, lines, index))
     return found
 
 
 def _role_first_layout(text: str, lines: list[Line]) -> bool:
-    """District-court docket reports put the role above the party, then "represented by"."""
-    for index, line in enumerate(lines):
-        if not is_role_line(content(text, line)):
-            continue
-        name = _nearest(text, lines, index, 1)
-        after = _nearest(text, lines, name, 1) if name is not None else None
-        if after is not None and content(text, lines[after]).startswith("represented"):
-            return True
+    """Whether roles stand above their parties, as in district and bankruptcy docket reports.
+
+    There a role line is followed by the party's name (and, in bankruptcy, its
+    address), then the "represented by" column of its attorneys.
+    """
+    return any(
+        is_role_line(content(text, line)) and _represented_below(text, lines, index)
+        for index, line in enumerate(lines)
+    )
+
+
+def _represented_below(text: str, lines: list[Line], index: int) -> bool:
+    for cursor in range(index + 1, min(len(lines), index + _PARTY_ROWS)):
+        value = content(text, lines[cursor])
+        if is_represented_by(value):
+            return cursor > index + 1  # the party's name lies between
+        if is_role_line(value) or is_separator(value):
+            return False
     return False
 
 
@@ -82,7 +95,9 @@ def _role_line_parties(text: str, lines: list[Line], index: int, role_first: boo
         block = _block_above(text, lines, index) or _block_below(text, lines, index)
     if not block:
         return []
-    side = split_side(text, lines[block[0]].start, lines[block[-1]].end)
+    side = split_side(
+        text, lines[block[0]].start, lines[block[-1]].end, trailing_role=not role_first
+    )
     return party_mentions(text, side, role)
 
 
@@ -123,7 +138,7 @@ def _namelike(value: str) -> bool:
         or is_role_line(value)
         or is_attorney_note(value)
         or is_contact(value)
-        or "represented by" in value
+        or is_represented_by(value)
     )
 
 

@@ -3,7 +3,10 @@
 Captions, dockets and signature blocks are laid out in lines, so their rules
 work on a list of ``Line`` values: the span of a physical line's content,
 with the right-hand column of a caption table (after ``)`` or ``§``) cut
-off.  The ``is_*`` checks classify a line's text.
+off.  A docket's party table row is cut into the lines a cell-per-line
+rendering would give: "Party<TAB>represented by<TAB>Attorney" into the
+party, "represented by" and the attorney; "Appellant<TAB>Attorney" into the
+role and the attorney.  The ``is_*`` checks classify a line's text.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ class Line(NamedTuple):
 
 _COLUMN_RE = re.compile(r"[ \t]\)(?:[ \t]|$)|[ \t]§[ \t]|^\)[ \t]*|[ \t]\|[ \t]", re.MULTILINE)
 
+# A docket's "represented by" cell; where it may open a cell is checked in code.
+_REPRESENTED_RE = re.compile(r"represented[ \t]+by(?=[ \t]|$)", re.IGNORECASE | re.MULTILINE)
 _SEPARATOR_RE = re.compile(
     r"(?:v|vs|V|VS|Vs)\.?:?|versus|VERSUS|Versus|-+\s*(?:v|vs|against|AGAINST)\.?\s*-+"
     r"|against|AGAINST|–\s*against\s*–"
@@ -53,15 +58,43 @@ _FIRM_RE = re.compile(
 
 
 def logical_lines(text: str) -> list[Line]:
-    """Every physical line's left-column content, blanks trimmed (may be empty)."""
-    lines = []
+    """Every physical line's left-column content, blanks trimmed (may be empty).
+
+    A docket's party row gives one line per cell (see the module doc).
+    """
+    lines: list[Line] = []
     start = 0
     for physical in text.split("\n"):
         end = start + len(physical)
         column = _COLUMN_RE.search(text, start, end)
-        lines.append(_trim(text, start, column.start() if column is not None else end))
+        left = column.start() if column is not None else end
+        lines.extend(_cells(text, _trim(text, start, left)))
         start = end + 1
     return lines
+
+
+def _cells(text: str, line: Line) -> list[Line]:
+    """The cells of a party row that a cell-per-line rendering puts on lines of their own."""
+    start, end = line
+    cells: list[Line] = []
+    tab = text.find("\t", start, end)
+    if tab != -1 and is_role_line(text[start:tab]):
+        cells.append(_trim(text, start, tab))  # "Appellant<TAB>David G. Baker"
+        start = tab + 1
+    represented = _REPRESENTED_RE.search(text, start, end)
+    if represented is not None and _opens_cell(text[start : represented.start()]):
+        cells.append(_trim(text, start, represented.start()))
+        cells.append(Line(represented.start(), represented.end()))
+        start = represented.end()
+    cells.append(_trim(text, start, end))
+    kept = [cell for cell in cells if cell.end > cell.start]
+    return kept or [line]
+
+
+def _opens_cell(before: str) -> bool:
+    """Whether text ending in ``before`` starts a new cell: a line start, a tab or wide space."""
+    spaces = len(before) - len(before.rstrip(" "))
+    return not before.strip() or before.rstrip(" ").endswith("\t") or spaces >= 2
 
 
 def _trim(text: str, start: int, end: int) -> Line:
@@ -93,7 +126,14 @@ def is_role_line(value: str) -> bool:
     Caption roles are capitalized; "appellant." on its own line ends a sentence.
     """
     stripped = value.strip()
-    return stripped[:1].isupper() and _ROLE_LINE_RE.fullmatch(stripped) is not None
+    if not (stripped[:1].isupper() or stripped[:1].isdigit()):  # "3rd Party Plaintiff"
+        return False
+    return _ROLE_LINE_RE.fullmatch(stripped) is not None
+
+
+def is_represented_by(value: str) -> bool:
+    """The "represented by" that opens a docket's attorney column."""
+    return _REPRESENTED_RE.fullmatch(value.strip()) is not None
 
 
 def is_attorney_note(value: str) -> bool:

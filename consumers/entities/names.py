@@ -143,10 +143,13 @@ def is_function_word(token: str) -> bool:
 
 
 # Roles a party can hold in a case or contract.
+# The prefixes and "Creditor Committee" are CM/ECF's own party types ("ThirdParty
+# Defendant", "Consol Plaintiff", "Joint Debtor"), spelled as its reports print them.
 ROLE_WORD = (
-    r"(?:(?:Third[-\s]Party|Counter|Cross|Counterclaim|Cross[-\s]Claim)[-\s])?"
+    r"(?:(?:Third[-\s]?Party|3rd[-\s]Party|Counter|Cross|Counterclaim|Cross[-\s]Claim"
+    r"|Consol(?:idated)?|Joint)[-\s])?"
     r"(?:Plaintiffs?|Defendants?|Appellants?|Appellees?|Petitioners?|Respondents?"
-    r"|Debtors?(?:[-\s]in[-\s]Possession)?|Creditors?|Intervenors?|Interveners?"
+    r"|Debtors?(?:[-\s]in[-\s]Possession)?|Creditors?(?:[-\s]Committee)?|Intervenors?|Interveners?"
     r"|Claimants?|Movants?|Applicants?|Trustees?|Garnishees?|Relators?|Objectors?"
     r"|Real\s+Part(?:y|ies)\s+in\s+Interest|Interested\s+Part(?:y|ies)|Amicus\s+Curiae|Amici\s+Curiae"
     r"|Employee|Employer|Complainants?|Libellants?|Condemnors?|Condemnees?)"
@@ -163,13 +166,14 @@ _ROLE_ALIASES = {
     "real parties in interest": "real party in interest",
     "interested parties": "interested party",
 }
+_ROLE_PREFIX_RE = re.compile(r"^(?:third[- ]?party|3rd[- ]party|(?P<consol>consol))[- ]")
 
 
 def normalize_role(phrase: str) -> str:
     """``"Plaintiffs—Appellants"`` -> ``"plaintiff-appellant"``; parts keep their order."""
     parts = []
     for match in _ROLE_PART.finditer(phrase):
-        word = re.sub(r"\s+", " ", match.group(0).casefold())
+        word = _ROLE_PREFIX_RE.sub(_prefix, re.sub(r"\s+", " ", match.group(0).casefold()))
         if word in _ROLE_ALIASES:
             word = _ROLE_ALIASES[word]
         elif word.endswith("s") and not word.endswith("ss"):
@@ -177,3 +181,8 @@ def normalize_role(phrase: str) -> str:
         if word not in parts:
             parts.append(word)
     return "-".join(parts)
+
+
+def _prefix(match: re.Match[str]) -> str:
+    """CM/ECF's abbreviated prefixes written out: "ThirdParty", "3rd Party", "Consol"."""
+    return "consolidated " if match.group("consol") else "third-party "

@@ -32,7 +32,7 @@ from consumers.entities.statutes import find_statutes
 from consumers.model import Mention
 
 # Bump when a rule changes what is extracted: it keys cached extractions.
-OFFLINE_VERSION = "offline-1"
+OFFLINE_VERSION = "offline-2"
 
 # The rules write spaces as " "; PDF and HTML text often has no-break and thin
 # spaces instead.  Each maps to one plain space, so positions do not move.

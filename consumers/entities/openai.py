@@ -315,9 +315,11 @@ def make_openai_extractor(
             "for an OpenAI-compatible endpoint without authentication)"
         )
     client = AsyncOpenAI(
-        base_url=llm.base_url, api_key=llm.api_key.get_secret_value(),
-        max_retries=0, timeout=llm.timeout,
-    )  # fmt: skip
+        base_url=llm.base_url,
+        api_key=llm.api_key.get_secret_value(),
+        max_retries=0,
+        timeout=llm.timeout,
+    )
     keys = Keys(settings.prefix)
     limit = RateLimit(llm.requests_per_minute, llm.tokens_per_minute, llm.burst_seconds)
     limiter = RateLimiter(Scripts(redis, keys), f"llm:{llm.model}", limit)

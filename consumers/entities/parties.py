@@ -61,12 +61,17 @@ _ROLE_OR_FILLER_RE = re.compile(
 )
 
 
-def split_side(text: str, start: int, end: int) -> Side:
-    """Party names in ``text[start:end]`` and the role the side states."""
+def split_side(text: str, start: int, end: int, *, trailing_role: bool = True) -> Side:
+    """Party names in ``text[start:end]`` and the role the side states.
+
+    Without ``trailing_role`` the side's role was stated elsewhere (a docket's
+    role line), so a role word ending it belongs to the name ("UCC - Unsecured
+    Creditors Committee").
+    """
     role = None
     plural = False
     segment = text[start:end]
-    trailing = _TRAILING_ROLE_RE.search(segment)
+    trailing = _TRAILING_ROLE_RE.search(segment) if trailing_role else None
     if trailing is not None and trailing.start() > 0:
         role = normalize_role(trailing.group("role"))
         plural = trailing.group("role").split()[0].rstrip(",.").lower().endswith("s")

@@ -25,6 +25,7 @@ from consumers.entities.lines import (
     is_blank,
     is_contact,
     is_firm_like,
+    is_represented_by,
     is_role_line,
     is_separator,
 )
@@ -32,7 +33,6 @@ from consumers.entities.names import is_person_name, normalize_role
 from consumers.entities.spans import make
 from consumers.model import EntityType, Mention
 
-_REPRESENTED_RE = re.compile(r"^\s*represented\s+by\s*", re.IGNORECASE)
 _NAME_CUT_RE = re.compile(
     r"\s*,\s*(?:Esq\.?|Assistant|Deputy|Special|Senior|Chief|Attorney|Counsel)\b.*$"
 )
@@ -45,6 +45,8 @@ _OFFICE_RE = re.compile(
 _SQUEEZE_RE = re.compile(r"\s+")
 _TITLE_REST_RE = re.compile(r"(?:Esq|Assistant|Deputy|Special|Senior|Chief|Attorney|Counsel)\b")
 _STREET_RE = re.compile(r"\s*(?:\d+[A-Za-z]?\s+[A-Z]|P\.?\s?O\.?\s+Box)")
+_NICKNAME_RE = re.compile(r" \([^()]{1,24}\)(?= )")
+_MAX_CELL_WORDS = 8
 _LOOKAHEAD = 3
 _FIRM_REACH = 2000  # the firm line sits a few lines under the name
 _EXPIRY = 40  # a party's attorney list does not run on for pages
@@ -66,8 +68,11 @@ def find_roster_counsel(text: str, lines: list[Line], parties: list[Mention]) ->
     party_at = _parties_by_line(lines, parties)
     state = _State()
     found: list[Mention] = []
+    previous: str | None = None  # the nearest non-blank line above
     for index, line in enumerate(lines):
         value = content(text, line)
+        if is_blank(value):
+            continue
         state.since += 1
         if state.since > _EXPIRY:
             state.party = None
@@ -80,31 +85,31 @@ def find_roster_counsel(text: str, lines: list[Line], parties: list[Mention]) ->
             state.role = normalize_role(head.group("role") or "") or None
         elif (
             not is_role_line(value)
-            and _starts_block(text, lines, index)
-            and _maybe_attorney(text, lines, index, state, found)
+            and _opens_block(previous)
+            and _maybe_attorney(text, lines, index, state, found, cell=_is_cell(previous))
         ):
             state.since = 0
+        previous = value
     found += _table_rows(text, lines)
     return found
 
 
-def _starts_block(text: str, lines: list[Line], index: int) -> bool:
+def _opens_block(previous: str | None) -> bool:
     """An attorney's name opens a block: what precedes it closes the previous one."""
-    if _REPRESENTED_RE.match(content(text, lines[index])):
-        return True
-    cursor = index - 1
-    while cursor >= 0 and is_blank(content(text, lines[cursor])):
-        cursor -= 1
-    if cursor < 0:
-        return True
-    previous = content(text, lines[cursor])
     return (
-        is_contact(previous)
+        previous is None
+        or is_contact(previous)
         or is_attorney_note(previous)
         or is_role_line(previous)
+        or is_represented_by(previous)
         or _SECTION_HEAD_RE.match(previous) is not None
-        or previous.startswith(("Party name", "represented by"))
+        or previous.startswith("Party name")
     )
+
+
+def _is_cell(previous: str | None) -> bool:
+    """Whether the line is the cell under "represented by": an attorney, whatever its name."""
+    return previous is not None and is_represented_by(previous)
 
 
 def _parties_by_line(lines: list[Line], parties: list[Mention]) -> dict[int, Mention]:
@@ -132,27 +137,29 @@ def _enter_party(text: str, state: _State, party: Mention, found: list[Mention])
 
 
 def _maybe_attorney(
-    text: str, lines: list[Line], index: int, state: _State, found: list[Mention]
+    text: str, lines: list[Line], index: int, state: _State, found: list[Mention], *, cell: bool
 ) -> bool:
     line = lines[index]
-    represented = _REPRESENTED_RE.match(content(text, line))
-    start = line.start + (represented.end() if represented else 0)
-    name_end = _name_end(text, start, line.end)
+    name_end = _name_end(text, line.start, line.end) or (_cell_end(text, line) if cell else None)
     if name_end is None:
         return False
     following = _following(text, lines, index, name_end)
+    firm = _firm_line(following)
+    if cell and not state.before_party:
+        party = state.party.text if state.party is not None else None
+        found += _attorney(text, (line.start, name_end), party, firm)
+        return True
     if not following:
         return False
-    firm = _firm_line(following)
     if state.party is not None or state.before_party:
         if not (firm or any(is_contact(v) or is_attorney_note(v) for v in following[:3])):
             return False
         if state.party is not None:
-            found += _attorney(text, (start, name_end), state.party.text, firm)
+            found += _attorney(text, (line.start, name_end), state.party.text, firm)
         else:
-            state.pending.append((start, name_end, firm))
+            state.pending.append((line.start, name_end, firm))
         return True
-    unattached = _unattached(text, (start, name_end), firm, following)
+    unattached = _unattached(text, (line.start, name_end), firm, following)
     found += unattached
     return bool(unattached)
 
@@ -176,8 +183,19 @@ def _name_end(text: str, start: int, end: int) -> int | None:
     name_end = start + (cut.start() if cut else len(value))
     name = text[start:name_end].split("\t", maxsplit=1)[0]
     name_end = start + len(name.rstrip())
-    squeezed = _SQUEEZE_RE.sub(" ", name).replace(" ,", ",")
+    # "Kay (UST) Hill": a nickname or office tag inside a name is no part of its shape.
+    squeezed = _SQUEEZE_RE.sub(" ", _NICKNAME_RE.sub("", name)).replace(" ,", ",")
     return name_end if is_person_name(squeezed) else None
+
+
+def _cell_end(text: str, line: Line) -> int | None:
+    """End of the name in an attorney cell that names an office ("U.S. Trustee's Office")."""
+    value = content(text, line).split("\t", maxsplit=1)[0].rstrip(" ,;")
+    if not value[:1].isupper() or len(value.split()) > _MAX_CELL_WORDS or value.endswith(":"):
+        return None
+    if is_contact(value) or is_attorney_note(value):
+        return None
+    return line.start + len(value)
 
 
 def _following(text: str, lines: list[Line], index: int, name_end: int) -> list[str]:
