@@ -56,7 +56,9 @@ _ESQ_RE = re.compile(rf"(?P<name>{PERSON_TIGHT}),?[ ]+Esq\.?")
 _ATTORNEY_CUE_RE = re.compile(
     r"Attorney|Counsel|Esq|Bar No|SBN|LLP|P\.C\.|Law\b|for (?:Plaintiff|Defendant)"
 )
+# Tried only where a run of blanks begins, so a long run is not rescanned from each blank.
 _FIRM_SUFFIX_RE = re.compile(
+    r"(?<![ \t])"
     r"(?:,?[ \t]+(?:LLP|L\.L\.P\.|PLLC|P\.L\.L\.C\.|P\.C\.|P\.A\.|P\.L\.C\.|Chartered|LPA|APC)"
     r"|[ \t]+(?:Law[ \t]+(?:Firm|Group|Offices?)|Legal[ \t]+Group|(?:&|and)[ \t]+Associates))"
     r"(?![\w])"
