@@ -7,6 +7,10 @@ documents.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from consumers.entities import extract_mentions
@@ -280,3 +284,30 @@ def test_overlaps_keep_the_more_specific_type_then_the_longer_span() -> None:
     short = Mention(EntityType.PARTY, "Acme", 10, 14)
     long = Mention(EntityType.PARTY, "Acme Inc.", 10, 19)
     assert resolve_overlaps([org, short, citation, long]) == [citation, long]
+
+
+PIN_CITE_PROGRAM = """
+from consumers.entities.citations import find_citations
+text = ("The rule is settled. Brand v. Commissioner, 81 T.C. 821, 826 (1983). "
+        "Later we held it again. Brand, 81 T.C. at 828.")
+print(repr([(m.text, m.attrs) for m in find_citations(text)]))
+"""
+
+
+def test_a_pin_cite_is_a_short_citation_whatever_the_hash_seed() -> None:
+    # eyecite reads "81 T.C. at 828" as a full or a short citation depending on
+    # set order, so the same document must be tried under several hash seeds.
+    readings = set()
+    for seed in ("0", "1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", PIN_CITE_PROGRAM],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        readings.add(done.stdout.strip().splitlines()[-1])
+    [reading] = readings
+    assert "('form', 'short')" in reading.split("81 T.C. at 828")[1]

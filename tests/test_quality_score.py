@@ -5,12 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fpdf import FPDF
+from PIL import Image
 
 from bench.quality import document_text
 from bench.quality_score import Counts, matches, normalize, score_document, summarize
 from bench.quality_truth import Expected, ExpectedEntity, expected_entities, iso_dates
+from consumers.chunking import PAGE_SEPARATOR, join_pages
 from consumers.model import EntityType as T
 from consumers.model import Mention
+from consumers.text import read_document
 
 
 def mention(kind: T, text: str, *attrs: tuple[str, str]) -> Mention:
@@ -145,12 +149,52 @@ def test_an_unknown_ground_truth_kind_states_nothing() -> None:
     assert expected_entities({"kind": "something_else", "ground_truth": {}}).entities == ()
 
 
-def test_html_text_breaks_lines_at_blocks_and_drops_scripts(tmp_path: Path) -> None:
-    page = tmp_path / "page.html"
+def test_benchmark_text_of_markup_is_the_pipeline_rendering(tmp_path: Path) -> None:
+    page = tmp_path / "docket.html"
     page.write_text(
-        "<html><head><script>var x = 1;</script></head><body>"
-        "<p>Cubist Inc.<br>represented by Jane Roe</p><div>V.</div></body></html>",
+        "<html><head><script>var x = 1;</script></head><body><table>"
+        "<tr><td>Plaintiff</td></tr>"
+        "<tr><td>Cubist Inc.</td><td>represented by</td><td>Jane Roe<br>Roe LLP</td></tr>"
+        "</table><div>V.</div></body></html>",
         encoding="utf-8",
     )
     lines = [line for line in document_text(page).splitlines() if line.strip()]
-    assert lines == ["Cubist Inc.", "represented by Jane Roe", "V."]
+    assert lines == ["Plaintiff", "Cubist Inc.\trepresented by\tJane Roe", "Roe LLP", "V."]
+    assert document_text(page) == join_pages(read_document(page.read_bytes(), page.name)[1])[0]
+
+
+def test_benchmark_text_of_a_pdf_is_its_text_layer_joined_as_the_pipeline_joins_pages(
+    tmp_path: Path,
+) -> None:
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for words in (
+        "Acme Widgets, Inc., Plaintiff, v. John Doe, Defendant.",
+        "It is so ordered this day.",
+    ):
+        pdf.add_page()
+        pdf.multi_cell(0, 10, words)
+    path = tmp_path / "order.pdf"
+    path.write_bytes(bytes(pdf.output()))
+    text = document_text(path)
+    assert text.split(PAGE_SEPARATOR) == [
+        "Acme Widgets, Inc., Plaintiff, v. John Doe, Defendant.",
+        "It is so ordered this day.",
+    ]
+    assert text == join_pages(read_document(path.read_bytes(), path.name)[1])[0]
+
+
+def test_benchmark_text_layer_mode_leaves_a_scanned_page_empty(tmp_path: Path) -> None:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.multi_cell(0, 10, "Page one is typed and has a text layer of its own.")
+    pdf.add_page()
+    scan = tmp_path / "scan.png"
+    Image.new("L", (800, 1000), color=255).save(scan)
+    pdf.image(str(scan), x=0, y=0, w=210, h=297)
+    path = tmp_path / "mixed.pdf"
+    path.write_bytes(bytes(pdf.output()))
+    first, second = document_text(path).split(PAGE_SEPARATOR)
+    assert first.startswith("Page one is typed")
+    assert second == ""

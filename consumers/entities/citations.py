@@ -48,6 +48,7 @@ _PUBLIC_DOMAIN_RE = re.compile(
     r"(?:[ ]|-)\d{1,5}(?![\w-])"
     r"|\bT\.C\.\s(?:Memo\.|Summary\sOpinion)\s\d{4}-\d{1,4}\b"
 )
+_PIN_ONLY_RE = re.compile(r"\sat\s+\d+$")
 _FORMS: dict[type[CitationBase], str] = {
     FullCaseCitation: "full",
     ShortCaseCitation: "short",
@@ -88,11 +89,23 @@ def _mention(text: str, offset: int, citation: CitationBase) -> Mention | None:
     if isinstance(citation, FullLawCitation):
         return make(text, EntityType.STATUTE, offset + start, offset + end)
     form = _FORMS.get(type(citation))
-    if form is None or (form == "full" and "," in text[offset + start : offset + end]):
+    cited = text[offset + start : offset + end]
+    if form is None or (form == "full" and "," in cited):
         return None  # a full citation never holds a comma: "Thompson, 18" is misread
-    return make(
-        text, EntityType.CASE_CITATION, offset + start, offset + end, attrs=_attrs(citation, form)
-    )
+    attrs = _attrs(citation, form)
+    if form == "full" and _PIN_ONLY_RE.search(cited):
+        attrs = _pin_only(attrs)
+    return make(text, EntityType.CASE_CITATION, offset + start, offset + end, attrs=attrs)
+
+
+def _pin_only(attrs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """ "81 T.C. at 828" read as a full citation (eyecite does so in some runs, not others):
+    the short form it is, with the reporter and pin cite a short-form reading gives."""
+    values = dict(attrs)
+    values.update(form="short", pin_cite=values.get("page", ""))
+    values["reporter"] = values.get("reporter", "").removesuffix(" at")
+    kept = ("form", *_GROUP_KEYS, "pin_cite", "plaintiff")
+    return tuple((key, values[key]) for key in kept if values.get(key))
 
 
 def _attrs(citation: CitationBase, form: str) -> tuple[tuple[str, str], ...]:
