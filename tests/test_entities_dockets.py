@@ -262,6 +262,23 @@ def test_an_attorney_without_contact_lines_is_found_after_represented_by() -> No
     assert represents(text) == {"John Q. Public": "Jane Roe"}
 
 
+def test_a_roster_without_counsel_still_gives_each_role_the_name_below_it() -> None:
+    text = (
+        "Jurisdiction: Federal Question\n\nPlaintiff\nAcme Widgets Inc.\nDefendant\n"
+        "Carol Client\nDefendant\nDaniel Doe\n\nDate Filed\t#\tDocket Text\n"
+    )
+    assert parties(text) == {
+        ("Acme Widgets Inc.", "plaintiff"),
+        ("Carol Client", "defendant"),
+        ("Daniel Doe", "defendant"),
+    }
+
+
+def test_a_caption_still_gives_each_role_the_name_above_it() -> None:
+    text = "ACME WIDGETS, INC.,\nPlaintiff,\nJOHN DOE,\nDefendant.\n"
+    assert parties(text) == {("ACME WIDGETS, INC.", "plaintiff"), ("JOHN DOE", "defendant")}
+
+
 def test_a_party_row_becomes_one_line_per_cell() -> None:
     text = "Plaintiff\nAcme Inc.\trepresented by\tJane Roe\nAppellant\tJohn Doe\n"
     assert [content(text, line) for line in logical_lines(text)] == [
@@ -283,6 +300,11 @@ def test_represented_by_inside_a_sentence_does_not_cut_the_line() -> None:
 def test_prose_mentioning_representation_yields_no_docket_attorney() -> None:
     text = "Plaintiff\nThe plaintiff was represented by John Q. Public at the hearing.\n"
     assert attorneys(text) == {}
+
+
+def test_two_spaces_in_docket_text_do_not_open_an_attorney_cell() -> None:
+    text = "03/15/2017\t12\tMINUTE ENTRY.  represented by Federal Public Defender today.\n"
+    assert len(logical_lines(text)) == 2
 
 
 @pytest.mark.parametrize(

@@ -59,12 +59,27 @@ def _role_first_layout(text: str, lines: list[Line]) -> bool:
     """Whether roles stand above their parties, as in district and bankruptcy docket reports.
 
     There a role line is followed by the party's name (and, in bankruptcy, its
-    address), then the "represented by" column of its attorneys.
+    address), then the "represented by" column of its attorneys; parties
+    without counsel stack as role, name, role, name under a label line.
     """
     return any(
-        is_role_line(content(text, line)) and _represented_below(text, lines, index)
+        is_role_line(content(text, line))
+        and (_represented_below(text, lines, index) or _stacked_below(text, lines, index))
         for index, line in enumerate(lines)
     )
+
+
+def _stacked_below(text: str, lines: list[Line], index: int) -> bool:
+    """Role, name, role under a line that is no name: a roster without counsel."""
+    above = _nearest(text, lines, index, -1)
+    over = content(text, lines[above]) if above is not None else ""
+    if _namelike(over) and not is_heading_or_label(over):
+        return False  # a name above the role: a caption, read upwards
+    name = _nearest(text, lines, index, 1)
+    if name is None or not _namelike(content(text, lines[name])):
+        return False
+    after = _nearest(text, lines, name, 1)
+    return after is not None and is_role_line(content(text, lines[after]))
 
 
 def _represented_below(text: str, lines: list[Line], index: int) -> bool:

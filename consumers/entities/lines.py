@@ -27,6 +27,7 @@ class Line(NamedTuple):
 _COLUMN_RE = re.compile(r"[ \t]\)(?:[ \t]|$)|[ \t]§[ \t]|^\)[ \t]*|[ \t]\|[ \t]", re.MULTILINE)
 
 # A docket's "represented by" cell; where it may open a cell is checked in code.
+_COLUMN_GAP = 3  # spaces that separate the columns of a docket printed as plain text
 _REPRESENTED_RE = re.compile(r"represented[ \t]+by(?=[ \t]|$)", re.IGNORECASE | re.MULTILINE)
 _SEPARATOR_RE = re.compile(
     r"(?:v|vs|V|VS|Vs)\.?:?|versus|VERSUS|Versus|-+\s*(?:v|vs|against|AGAINST)\.?\s*-+"
@@ -92,9 +93,12 @@ def _cells(text: str, line: Line) -> list[Line]:
 
 
 def _opens_cell(before: str) -> bool:
-    """Whether text ending in ``before`` starts a new cell: a line start, a tab or wide space."""
+    """Whether text ending in ``before`` starts a new cell: a line start, a tab or wide space.
+
+    Two spaces are not enough: docket text often puts two after a full stop.
+    """
     spaces = len(before) - len(before.rstrip(" "))
-    return not before.strip() or before.rstrip(" ").endswith("\t") or spaces >= 2
+    return not before.strip() or before.rstrip(" ").endswith("\t") or spaces >= _COLUMN_GAP
 
 
 def _trim(text: str, start: int, end: int) -> Line:

@@ -140,7 +140,9 @@ def _maybe_attorney(
     text: str, lines: list[Line], index: int, state: _State, found: list[Mention], *, cell: bool
 ) -> bool:
     line = lines[index]
-    name_end = _name_end(text, line.start, line.end) or (_cell_end(text, line) if cell else None)
+    # An office as counsel ("U.S. Trustee's Office") only in a party's own attorney cell.
+    office = cell and state.party is not None
+    name_end = _name_end(text, line.start, line.end) or (_cell_end(text, line) if office else None)
     if name_end is None:
         return False
     following = _following(text, lines, index, name_end)
