@@ -52,7 +52,8 @@ class Stage(Generic[In]):
 
     ``group`` names the consumer group (default: the stage's name); a new
     version of a stage runs beside the old one under another group, created
-    back in history with ``streamproc replay STAGE --group NAME``.
+    back in history with ``streamproc replay STAGE --group NAME``. Messages
+    handled under another group count in no batch: the first run counted them.
     """
 
     name: str

@@ -128,6 +128,8 @@ async def test_group_created_in_history_has_the_right_lag_and_a_worker_consumes_
     stage = dataclasses.replace(chain(1).stages[0], group="v2")
     monkeypatch.setenv("STREAMPROC_PROBE_LOG", str(tmp_path / "probe.log"))
     assert (await drain(Pipeline((stage,)), settings, redis))["s1"] == {"done": 5}
+    status = await Client(redis, keys).status("B")
+    assert status is not None and (status.total, status.done) == (5, 5)  # not counted again
     assert sorted(doc for _, doc, _, _ in read_probe_log(str(tmp_path / "probe.log"))) == [
         f"doc{i}" for i in range(10, 15)
     ]
