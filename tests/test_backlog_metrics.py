@@ -14,8 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from streamproc.backlog_metrics import delivery_buckets
+from streamproc.backlog_metrics import BacklogCollector, delivery_buckets, read_snapshot
 from streamproc.client import Client
+from streamproc.connections import connect_redis
 from streamproc.envelope import now_ms
 from streamproc.keys import Keys
 from streamproc.testing import Probe
@@ -91,6 +92,42 @@ async def until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untype
 def test_delivery_buckets_are_cumulative_and_end_with_all_entries() -> None:
     assert delivery_buckets([1, 1, 2, 4, 7, 12]) == (2, 3, 3, 4, 5, 6)
     assert delivery_buckets([]) == (0, 0, 0, 0, 0, 0)
+
+
+async def collect(collector: BacklogCollector) -> Samples:
+    """Scrape ``collector`` from another thread, as the metrics endpoint does."""
+    families = await asyncio.to_thread(lambda: list(collector.collect()))
+    return {(s.name, frozenset(s.labels.items())): s.value for f in families for s in f.samples}
+
+
+async def test_backlog_is_cached_between_close_scrapes_and_reread_after(
+    redis: Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    loop = asyncio.get_running_loop()
+    collector = BacklogCollector(lambda: read_snapshot(redis, keys, ["s1"]), loop, 0.3)
+    await redis.xadd(keys.stream("s1"), {"d": "a"})
+    first = await collect(collector)
+    await redis.xadd(keys.stream("s1"), {"d": "b"})
+    assert value(await collect(collector), "streamproc_stream_length", stage="s1") == 1
+    await asyncio.sleep(0.35)
+    assert value(await collect(collector), "streamproc_stream_length", stage="s1") == 2
+    assert value(first, "streamproc_backlog_up") == 1
+    assert value(first, "streamproc_open_batches") == 0
+
+
+async def test_unreachable_redis_reports_backlog_down_instead_of_failing_the_scrape(
+    prefix: str,
+) -> None:
+    down = connect_redis(f"redis://127.0.0.1:{free_port()}/0")
+    keys = Keys(prefix)
+    loop = asyncio.get_running_loop()
+    collector = BacklogCollector(lambda: read_snapshot(down, keys, ["s1"]), loop)
+    try:
+        found = await collect(collector)
+    finally:
+        await down.aclose()
+    assert found == {("streamproc_backlog_up", frozenset()): 0}
 
 
 async def settle(redis: Redis, keys: Keys) -> None:
