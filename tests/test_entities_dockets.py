@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import pytest
 
+from consumers.chunking import join_pages
 from consumers.entities import extract_mentions
 from consumers.entities.lines import content, is_role_line, logical_lines
 from consumers.entities.names import normalize_role
 from consumers.model import EntityType, Mention
+from consumers.text import read_document
 
 DISTRICT = """CIVIL DOCKET FOR CASE #: 1:21-cv-01234
 Assigned to: Judge Ann B. Carter
@@ -173,6 +175,9 @@ DISTRICT_LAYOUTS = {
     "represented by opening the attorney's line": DISTRICT.replace(
         "\trepresented by\t", "\nrepresented by "
     ),
+    "cells on indented lines, a no-break space in represented by": DISTRICT.replace(
+        "\trepresented by\t", "\n\t\t\t\n\t\trepresented\u00a0by\t"
+    ).replace("Plaintiff\n", "\t\t\t\tPlaintiff      \t\n\t\t\n"),
     "cells separated by runs of spaces": DISTRICT.replace(
         "\trepresented by\t", "    represented by  "
     ),
@@ -325,3 +330,117 @@ def test_two_spaces_in_docket_text_do_not_open_an_attorney_cell() -> None:
 def test_cm_ecf_party_types_are_role_lines(role: str, normalized: str) -> None:
     assert is_role_line(role)
     assert normalize_role(role) == normalized
+
+
+DISTRICT_HTML = """<html><body>
+<h3>U.S. District Court<br>District of Example<br>CIVIL DOCKET FOR CASE #: 1:21-cv-01234</h3>
+<table><tr><td>Acme Widgets Inc. v. Builder et al<br>Assigned to: Judge Ann B. Carter</td>
+<td>Date Filed: 01/02/2021<br>Jurisdiction: Federal Question</td></tr></table>
+<table width="100%" border="0" cellspacing="5"><tbody>
+<tr><td><b><u>Lead Plaintiff </u></b></td></tr>
+<tr><td valign="top" width="40%"><b>Acme Widgets Inc.</b></td>
+<td valign="top" width="20%" align="right">represented&nbsp;by</td>
+<td valign="top" width="40%"><b>Jane Q. Roe </b><br>Roe &amp; Partners LLP<br>1 Main Street
+<br>Springfield, IL 62701<br>Email: jroe@example.com<br><i>LEAD ATTORNEY</i>
+<br><i>ATTORNEY TO BE NOTICED</i><br><br><b>Peter Smith </b><br>N/A<br>Email: ps@example.com
+<br><i>PRO HAC VICE</i></td></tr>
+<tr><td></td></tr>
+<tr><td><b><u>Plaintiff </u></b></td></tr>
+<tr><td valign="top"><b>Drew Self</b></td><td align="right">represented&nbsp;by</td>
+<td valign="top"><b>Drew Self</b><br>PRO SE</td></tr>
+<tr><td></td></tr>
+<tr><td align="center"><b>V.</b></td></tr>
+<tr><td><b><u>Defendant </u></b></td></tr>
+<tr><td valign="top"><b>Bob Builder</b><br><i>TERMINATED: 02/03/2021</i></td>
+<td align="right">represented&nbsp;by</td><td valign="top"><b>Mary Major </b>
+<br>Major Law Group<br>2 Elm Street<br>Peoria, IL 61602<br><i>ATTORNEY TO BE NOTICED</i></td></tr>
+<tr><td><b><u>Defendant </u></b></td></tr>
+<tr><td valign="top"><b>Carol Client</b></td></tr>
+</tbody></table>
+<table><tr><th>Date Filed</th><th>#</th><th>Docket Text</th></tr>
+<tr><td>01/02/2021</td><td>1</td><td>COMPLAINT filed by Acme Widgets Inc. (Roe, Jane)</td></tr>
+</table></body></html>"""
+
+APPELLATE_HTML = """<html><body>
+<table><tr><td align=center><b>General Docket<br>United States Court of Appeals</b>
+</td></tr></table>
+<table width=100% border=1 cellpadding=4><tr><td><table>
+<tr><td colspan=2></td></tr>
+<tr><td valign=top width=50%>ACME WIDGETS, INC.<BR>
+
+Plaintiff - Appellant
+
+</td>
+<td valign=top width=50%>
+Jane Q. Roe<br>Direct: 217-555-0100<br>[COR LD NTC Retained]<br>Roe &amp; Partners LLP<br>1 Main
+Street<br>Springfield, IL 62701<BR><BR>
+Peter Smith<br>Direct: 217-555-0101<br>[COR NTC Retained]<br>Roe &amp; Partners LLP</td></tr>
+<tr><td colspan=2>v.<BR><BR></td></tr>
+<tr><td valign=top width=50%>BOB BUILDER, as Trustee of the Builder Family Trust<BR>
+
+Defendant - Appellee
+
+</td>
+<td valign=top width=50%>
+Mary Major<br>Direct: 309-555-0100<br>[COR NTC Retained]<br>Major Law Group<br>2 Elm Street
+<br>Peoria, IL 61602</td></tr>
+</table></td></tr></table></body></html>"""
+
+BANKRUPTCY_HTML = """<html><body>
+<CENTER><B>U.S. Bankruptcy Court<BR>District of Example<BR>
+Bankruptcy Petition #: 21-00236</B></CENTER>
+<TABLE width="100%" BORDER=0 CELLSPACING=1><TR><TR><TD VALIGN=top WIDTH="50%"><I><B>Debtor</B></I>
+<BR><B>Acme Air, Inc.</B><BR>100 Runway Boulevard<BR>Anchorage, AK 99519
+<BR>Tax ID / EIN: 00-0000000<BR><BR></TD>
+<TD VALIGN=top ALIGN=right>represented by	</TD>
+<TD valign="top" WIDTH="40%"><B>Jane Q. Roe</B><BR>Roe, Roe &amp; Roe, LLP<BR>1 Main Street
+<BR>Atlanta, GA 30303<BR>404-555-5300<BR>Email: jroe@example.com<BR><BR><B>Peter Smith, IV</B>
+<BR>Roe, Roe &amp; Roe LLP<BR>1 Main Street<BR>Atlanta, GA 30303<BR><BR></TD></TR>
+</TABLE>
+<TABLE BORDER=1><TR><TH>Filing Date</TH><TH>#</TH><TH>Docket Text</TH></TR></TABLE>
+</body></html>"""
+
+
+def rendered(markup: str) -> str:
+    """The text the pipeline's entities stage reads for an HTML docket."""
+    return join_pages(read_document(markup.encode("utf-8"), "docket.html")[1])[0]
+
+
+def test_an_html_district_report_as_the_pipeline_renders_it() -> None:
+    text = rendered(DISTRICT_HTML)
+    assert parties(text) >= {
+        ("Acme Widgets Inc.", "lead plaintiff"),
+        ("Drew Self", "plaintiff"),
+        ("Bob Builder", "defendant"),
+        ("Carol Client", "defendant"),
+    }
+    assert represents(text) == {
+        "Jane Q. Roe": "Acme Widgets Inc.",
+        "Peter Smith": "Acme Widgets Inc.",
+        "Drew Self": "Drew Self",  # a party acting pro se is its own counsel
+        "Mary Major": "Bob Builder",
+    }
+
+
+def test_an_html_appellate_docket_as_the_pipeline_renders_it() -> None:
+    text = rendered(APPELLATE_HTML)
+    assert parties(text) == {
+        ("ACME WIDGETS, INC.", "plaintiff-appellant"),
+        ("BOB BUILDER", "defendant-appellee"),
+    }
+    assert represents(text) == {
+        "Jane Q. Roe": "ACME WIDGETS, INC.",
+        "Peter Smith": "ACME WIDGETS, INC.",
+        "Mary Major": "BOB BUILDER",
+    }
+
+
+def test_an_html_bankruptcy_docket_with_role_and_party_in_one_cell() -> None:
+    text = rendered(BANKRUPTCY_HTML)
+    assert parties(text) == {("Acme Air, Inc.", "debtor")}
+    assert represents(text) == {
+        "Jane Q. Roe": "Acme Air, Inc.",
+        "Peter Smith, IV": "Acme Air, Inc.",
+    }
+    firms = {m.text for m in extract_mentions(text) if m.type is EntityType.LAW_FIRM}
+    assert "Roe, Roe & Roe, LLP" in firms

@@ -121,7 +121,7 @@ def _separator_parties(text: str, lines: list[Line], index: int) -> list[Mention
     above = _nearest(text, lines, index, -1)
     if above is not None and not is_role_line(content(text, lines[above])):
         block = _block_above(text, lines, index)
-        if block:
+        if block and not _ends_attorney_block(text, lines, block[0]):
             found += party_mentions(
                 text, split_side(text, lines[block[0]].start, lines[block[-1]].end)
             )
@@ -132,6 +132,14 @@ def _separator_parties(text: str, lines: list[Line], index: int) -> list[Mention
                 text, split_side(text, lines[block[0]].start, lines[block[-1]].end)
             )
     return found
+
+
+def _ends_attorney_block(text: str, lines: list[Line], first: int) -> bool:
+    """Whether the lines from ``first`` close an attorney's block (a firm under a note)."""
+    above = _nearest(text, lines, first, -1)
+    if above is None:
+        return False
+    return is_attorney_note(content(text, lines[above]))
 
 
 def _nearest(text: str, lines: list[Line], index: int, step: int) -> int | None:

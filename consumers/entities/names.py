@@ -78,6 +78,7 @@ _NOT_PERSON_WORDS = words(
     boulevard level rating visits northern southern eastern western central american
     national civil liberties international public limited corporation incorporated
     investments holdings partners mail electronic certified delivery liability circuit
+    group firm offices associates
     """
 )
 
@@ -144,10 +145,11 @@ def is_function_word(token: str) -> bool:
 
 # Roles a party can hold in a case or contract.
 # The prefixes and "Creditor Committee" are CM/ECF's own party types ("ThirdParty
-# Defendant", "Consol Plaintiff", "Joint Debtor"), spelled as its reports print them.
+# Defendant", "Consol Plaintiff", "Joint Debtor", "Lead Plaintiff"), spelled as its
+# reports print them.
 ROLE_WORD = (
     r"(?:(?:Third[-\s]?Party|3rd[-\s]Party|Counter|Cross|Counterclaim|Cross[-\s]Claim"
-    r"|Consol(?:idated)?|Joint)[-\s])?"
+    r"|Consol(?:idated)?|Joint|Lead)[-\s])?"
     r"(?:Plaintiffs?|Defendants?|Appellants?|Appellees?|Petitioners?|Respondents?"
     r"|Debtors?(?:[-\s]in[-\s]Possession)?|Creditors?(?:[-\s]Committee)?|Intervenors?|Interveners?"
     r"|Claimants?|Movants?|Applicants?|Trustees?|Garnishees?|Relators?|Objectors?"
