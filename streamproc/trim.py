@@ -11,7 +11,9 @@ the smallest of:
   nothing);
 - for every group, its oldest pending id (delivered but not acknowledged).
 
-``XTRIM MINID p`` removes exactly the entries whose id is below ``p``. A group
+``XTRIM MINID p`` removes exactly the entries whose id is below ``p``. Large
+removals go in steps (whole stream nodes, ``LIMIT``-bounded) so that no single
+call blocks Redis for long; a last exact call removes the remainder. A group
 created while a trim runs is not seen by it; such a group only ever asks for
 history that is older than the retention or newer than the trim point.
 """
@@ -33,6 +35,7 @@ from streamproc.keys import Keys
 from streamproc.logs import get_logger
 
 COUNT_PAGE = 10_000
+TRIM_STEP = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,14 @@ async def count_before(redis: Redis, stream: str, point: str) -> int:
         start = "(" + _text(cast(bytes, page[-1][0]))
 
 
+async def remove_before(redis: Redis, stream: str, point: str) -> int:
+    """Remove the entries of ``stream`` below ``point``, at most TRIM_STEP-ish per call."""
+    removed = 0
+    while step := int(await redis.xtrim(stream, minid=point, approximate=True, limit=TRIM_STEP)):
+        removed += step
+    return removed + int(await redis.xtrim(stream, minid=point, approximate=False))
+
+
 async def trim_stream(
     redis: Redis, stream: str, cutoff: str, *, dry_run: bool = False
 ) -> TrimPlan | None:
@@ -119,7 +130,7 @@ async def trim_stream(
     if dry_run:
         removed = await count_before(redis, stream, point)
     else:
-        removed = int(await redis.xtrim(stream, minid=point, approximate=False))
+        removed = await remove_before(redis, stream, point)
     return TrimPlan(stream, point, cutoff, holder, removed)
 
 

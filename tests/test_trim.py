@@ -129,6 +129,24 @@ async def test_dead_letters_and_events_are_trimmed_by_age_alone(redis: Redis, pr
     assert await redis.xlen(keys.events) == 2
 
 
+async def test_a_long_history_is_removed_in_steps_down_to_the_exact_trim_point(
+    redis: Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    stream = keys.stream("s1")
+    start = now_ms() - 10 * DAY_MS
+    pipe = redis.pipeline(transaction=False)
+    for i in range(25_001):
+        pipe.xadd(stream, {"d": "x"}, id=f"{start + i}-0")
+    await pipe.execute()
+    await redis.xgroup_create(stream, "s1", id=f"{start + 24_999}-0")
+    (dry,) = await trim(redis, keys, ["s1"], WEEK, dry_run=True)
+    assert (dry.removed, dry.trim_point) == (25_000, f"{start + 24_999}-1")
+    (plan,) = await trim(redis, keys, ["s1"], WEEK)
+    assert (plan.removed, plan.held_by) == (25_000, "s1")
+    assert await remaining(redis, stream) == [f"{start + 25_000}-0"]
+
+
 def run_cli(python: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [python, "-m", "streamproc", *args, "--pipeline", "streamproc.testing:one"],
