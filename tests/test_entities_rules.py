@@ -311,3 +311,17 @@ def test_a_pin_cite_is_a_short_citation_whatever_the_hash_seed() -> None:
         readings.add(done.stdout.strip().splitlines()[-1])
     [reading] = readings
     assert "('form', 'short')" in reading.split("81 T.C. at 828")[1]
+
+
+def test_a_blank_form_caption_names_no_party() -> None:
+    text = (
+        "NOTICE OF APPEAL\nDocket #:\n\nState File #/YR:\n\nEmployee\n\nVv.\n\nEmployer\n"
+        "Notice\nNotice is given that\n\nAPPELLANT\n\n"
+        "Sworn and subscribed before me, a notary public, this\n"
+    )
+    assert texts(extract_mentions(text), EntityType.PARTY) == []
+
+
+def test_an_ocr_read_versus_still_separates_the_sides_of_a_caption() -> None:
+    text = "ACME WIDGETS, INC.,\n\nVv.\n\nJOHN DOE,\n\nMEMORANDUM OPINION\n"
+    assert texts(extract_mentions(text), EntityType.PARTY) == ["ACME WIDGETS, INC.", "JOHN DOE"]

@@ -29,8 +29,9 @@ _COLUMN_RE = re.compile(r"[ \t]\)(?:[ \t]|$)|[ \t]§[ \t]|^\)[ \t]*|[ \t]\|[ \t]
 # A docket's "represented by" cell; where it may open a cell is checked in code.
 _COLUMN_GAP = 3  # spaces that separate the columns of a docket printed as plain text
 _REPRESENTED_RE = re.compile(r"represented[ \t]+by(?=[ \t]|$)", re.IGNORECASE | re.MULTILINE)
+# "Vv." is how OCR often reads the "v." of a caption.
 _SEPARATOR_RE = re.compile(
-    r"(?:v|vs|V|VS|Vs)\.?:?|versus|VERSUS|Versus|-+\s*(?:v|vs|against|AGAINST)\.?\s*-+"
+    r"(?:v|vs|V|VS|Vs|Vv)\.?:?|versus|VERSUS|Versus|-+\s*(?:v|vs|against|AGAINST)\.?\s*-+"
     r"|against|AGAINST|–\s*against\s*–"
 )
 _ROLE_LINE_RE = re.compile(

@@ -15,7 +15,13 @@ import re
 from typing import NamedTuple
 
 from consumers.entities.lines import is_contact
-from consumers.entities.names import ROLE_PHRASE, SUFFIX, normalize_role
+from consumers.entities.names import (
+    ROLE_PHRASE,
+    SUFFIX,
+    is_function_word,
+    normalize_role,
+    words,
+)
 
 
 class Side(NamedTuple):
@@ -53,6 +59,8 @@ _COMMA_SPLIT_RE = re.compile(
 )
 _AND_SPLIT_RE = re.compile(r"\s+(?:and|AND|&)\s+")
 _TOKEN_RE = re.compile(r"\S+")
+# Lower-case words that belong inside names ("Bank of America", "ex rel.", "de la").
+_CONNECTORS = words("of the and for & de la du da del der van von y ex rel. rel on in at to")
 _MAX_TOKENS = 16
 # A "name" made only of these is a role or a fragment, never a party.
 _ROLE_OR_FILLER_RE = re.compile(
@@ -175,4 +183,12 @@ def _plausible(name: str) -> bool:
         return False
     if sum(ch.isalpha() for ch in name) < 2 or is_contact(name):
         return False
+    if len(tokens) == 1 and is_function_word(tokens[0]):
+        return False  # "Notice", "Order": a form's heading under a blank caption
+    if _lowercase_words(tokens) > len(tokens) - _lowercase_words(tokens):
+        return False  # "Sworn and subscribed before me": a sentence, not a name
     return not all(_ROLE_OR_FILLER_RE.fullmatch(token.strip(",.;:")) for token in tokens)
+
+
+def _lowercase_words(tokens: list[str]) -> int:
+    return sum(token[0].islower() and token.casefold() not in _CONNECTORS for token in tokens)
