@@ -11,6 +11,15 @@ it stored.  ``--source text-layer`` runs the extractor alone on
 same text, but no other stage and no OCR (a scanned PDF contributes only its
 invisible text layer, if any) -- seconds instead of half a minute, for
 tuning rules.
+
+Figures of the offline extractor on the corpus through the pipeline (matching
+rule in ``quality_score``; recall R and, where ground truth is complete,
+precision P): PARTY P 0.98 R 1.00, ATTORNEY P 0.97 R 0.99, LAW_FIRM P 1.00
+R 1.00, JUDGE P 1.00 R 0.88, CASE_CITATION P 0.78 R 0.98 (CAP lists few
+parallel citations), DOCKET_NUMBER R 1.00, DATE R 0.99, COURT R 0.86,
+ORGANIZATION R 0.75 and MONEY R 0.50 (both only in the scanned report);
+overall P 0.95 R 0.98 F1 0.96.  Text-layer mode gives the same figures but
+for the scanned report (overall R 0.97).
 """
 
 from __future__ import annotations
