@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
@@ -249,3 +250,15 @@ async def test_dlq_commands_list_show_count_and_redrive(
     assert missing.returncode == 2 and missing.stderr.startswith("streamproc: no dead letter")
     unknown = await asyncio.to_thread(cli, python, worker_env, "dlq", "list", "nope")
     assert unknown.returncode == 2 and "unknown stage 'nope'" in unknown.stderr
+
+
+async def test_redrive_rate_spreads_the_reinjection_over_time(
+    settings: Settings, redis: Redis
+) -> None:
+    keys = Keys(settings.prefix)
+    await fail_some(settings, redis, set(range(12)), n=12)
+    began = time.monotonic()
+    report = await deadletters.redrive(redis, keys, "s1", Filter(), rate=10)
+    elapsed = time.monotonic() - began
+    assert report.redriven == 12
+    assert elapsed >= 0.8  # 12 messages at 10/s: the last leaves about 1.1 s after the first

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from streamproc import envelope, history, replay
+from streamproc import envelope, history, replay, trace
 from streamproc.client import Client
 from streamproc.config import Settings
 from streamproc.keys import Keys
@@ -146,6 +146,8 @@ async def test_reprocess_reinjects_the_latest_entry_of_a_document(
     assert (report.matched, report.queued) == (1, 1)
     [(_, fields)] = await history.newest(redis, keys.stream("s1"))
     assert (fields[b"d"], fields[b"r"]) == (b"doc3", b"1")
+    steps = (await trace.trace(redis, keys, ["s1"], "doc3")).steps
+    assert [(s.batch, s.replay) for s in steps] == [("A", False), (report.batch, True)]
     with pytest.raises(NothingToReplay, match="'ghost' has no entry in the s1 stream"):
         await replay.reprocess(redis, keys, "ghost", "s1")
 
