@@ -5,9 +5,12 @@ Two anchors, both structural:
 - a line that only states a role ("Plaintiff, Appellant,", "Defendants—
   Appellees.", "Debtor"): the party is the block of name lines just above
   it (captions, appellate dockets) or, when nothing name-like is above, the
-  next line (district-court docket reports, where the role comes first);
+  next line.  District and bankruptcy docket reports put every role first
+  (role, party, its address, "represented by"); a document laid out so is
+  read role-first throughout;
 - a line that only holds the "v." between the sides: the name lines above
-  and below it, for captions that state no roles.
+  and below it, for captions that state no roles (not in role-first docket
+  reports, where the "V." between sections follows an attorney).
 
 The block above a line stops at headings ("DIVISION THREE", court names,
 "No. ..."), labels, contact lines, blank lines and sentence ends, so a

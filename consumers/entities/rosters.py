@@ -2,7 +2,10 @@
 
 A docket report lists each party, then its attorneys: a name line followed
 by contact lines (firm, address, phone, e-mail) and notes ("LEAD ATTORNEY",
-"[COR NTC Retained]").  Supreme Court docket pages list the attorneys under
+"[COR NTC Retained]"), blocks that a blank line or the previous block's
+contact lines open.  The line after "represented by" (see ``lines``, which
+cuts a party row into cells) names an attorney whatever its shape, an office
+acting as counsel included.  Supreme Court docket pages list the attorneys under
 an "Attorneys for Petitioners" heading, before the "Party name:" they
 represent; case-information pages put "party <tab> role <tab> attorney" in
 table rows.  Each attorney gets ``("represents", party)`` and, when a firm
