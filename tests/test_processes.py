@@ -42,7 +42,7 @@ def spawn(procs: Procs, python: str, env: dict[str, str], *args: str) -> subproc
     return proc
 
 
-async def until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+async def until(check, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
     async with asyncio.timeout(timeout):
         while not await check():
             await asyncio.sleep(0.05)
@@ -209,13 +209,23 @@ async def test_supervisor_recycles_workers_and_serves_aggregated_metrics(
     await until(lambda: completed(client, "B"))
     pids = {pid for _, _, _, pid in probe_rows(env)}
     assert len(pids) >= 2, "the worker should have been recycled after 100 messages"
-    body = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
-    done = [
-        line
-        for line in body.splitlines()
-        if line.startswith("streamproc_messages_total{") and 'outcome="done"' in line
-    ]
-    assert sum(float(line.rsplit(" ", 1)[1]) for line in done) == 300
+
+    async def counted_done() -> float:
+        body = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
+        done = [
+            line
+            for line in body.splitlines()
+            if line.startswith("streamproc_messages_total{") and 'outcome="done"' in line
+        ]
+        return sum(float(line.rsplit(" ", 1)[1]) for line in done)
+
+    # A worker counts a message once Redis confirmed its handoff, a moment after the batch
+    # completed: wait for the counters to catch up, then they must add up exactly.
+    async def all_counted() -> bool:
+        return await counted_done() >= 300
+
+    await until(all_counted, timeout=30)
+    assert await counted_done() == 300
     assert await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/healthz") == "ok\n"
     sup.send_signal(signal.SIGTERM)
     assert sup.wait(timeout=30) == 0
