@@ -212,10 +212,13 @@ def _redrive_call(scripts: Scripts, dl: DeadLetter) -> ScriptCall:
     )
 
 
-async def purge(redis: Redis, keys: Keys, stage: str, flt: Filter) -> int:
-    """XDEL every matching dead letter of ``stage``; returns how many were deleted."""
+async def purge(
+    redis: Redis, keys: Keys, stage: str, flt: Filter, *, upto: str | None = None
+) -> int:
+    """XDEL every matching dead letter of ``stage`` up to id ``upto`` (default: the newest
+    now); returns how many were deleted."""
     deleted = 0
-    upto = await history.last_id(redis, keys.dead_letters(stage))
+    upto = upto or await history.last_id(redis, keys.dead_letters(stage))
     ids = [dl.id async for dl in read(redis, keys, stage, flt, upto=upto)]
     for i in range(0, len(ids), history.PAGE):
         deleted += await redis.xdel(keys.dead_letters(stage), *ids[i : i + history.PAGE])

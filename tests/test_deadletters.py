@@ -262,3 +262,13 @@ async def test_redrive_rate_spreads_the_reinjection_over_time(
     elapsed = time.monotonic() - began
     assert report.redriven == 12
     assert elapsed >= 0.8  # 12 messages at 10/s: the last leaves about 1.1 s after the first
+
+
+async def test_purge_deletes_only_up_to_the_entry_the_operator_saw(
+    settings: Settings, redis: Redis
+) -> None:
+    keys = Keys(settings.prefix)
+    await fail_some(settings, redis, {0, 1, 2})
+    seen = [dl.id async for dl in deadletters.read(redis, keys, "s1")]
+    assert await deadletters.purge(redis, keys, "s1", Filter(), upto=seen[1]) == 2
+    assert [dl.doc async for dl in deadletters.read(redis, keys, "s1")] == ["B-doc2"]

@@ -111,7 +111,7 @@ async def test_trace_follows_a_killed_and_reclaimed_document_to_its_dead_letter(
 async def test_trace_shows_a_retry_waiting_in_the_delayed_set(
     make_settings: Callable[..., Settings], redis: Redis
 ) -> None:
-    settings: Settings = make_settings(backoff_base=60.0, backoff_max=60.0)
+    settings: Settings = make_settings(backoff_base=86_400.0, backoff_max=86_400.0)
     keys = Keys(settings.prefix)
     await Client(redis, keys).submit(
         "s1", [("flaky", Probe(seq=1, action="retryable", until_attempt=5))], batch="B"
@@ -124,4 +124,6 @@ async def test_trace_shows_a_retry_waiting_in_the_delayed_set(
         ("entry", 0, "B"),
         ("delayed", 1, "B"),
     ]
-    assert found.steps[1].at_ms > found.steps[0].at_ms + 1_000  # due well after the failure
+    assert (
+        found.steps[1].at_ms > found.steps[0].at_ms + 1_000
+    )  # full jitter over a day: due well after the failure

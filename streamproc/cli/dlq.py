@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
-from streamproc import deadletters
+from streamproc import deadletters, history
 from streamproc.cli.common import run_async, settings_from
 from streamproc.connections import connect_redis, redis_url
 from streamproc.deadletters import DeadLetter, Filter
@@ -200,16 +200,19 @@ def purge(stage: str, yes: bool, pipeline_spec: str | None, **options: str | Non
     """Delete matching dead letters of STAGE for good (asks first unless --yes)."""
     flt = make_filter(**options)
 
-    async def count(redis: Redis, keys: Keys, stages: list[str]) -> int:
+    async def count(redis: Redis, keys: Keys, stages: list[str]) -> tuple[int, str]:
         check_stage(stage, stages)
-        return len([dl async for dl in deadletters.read(redis, keys, stage, flt)])
+        upto = await history.last_id(redis, keys.dead_letters(stage))
+        return len([dl async for dl in deadletters.read(redis, keys, stage, flt, upto=upto)]), upto
 
+    upto: str | None = None
     if not yes:
-        matched = with_redis(pipeline_spec, count)
+        matched, upto = with_redis(pipeline_spec, count)
         click.confirm(f"Delete {matched} dead letter(s) of {stage}?", abort=True)
 
     async def work(redis: Redis, keys: Keys, stages: list[str]) -> int:
         check_stage(stage, stages)
-        return await deadletters.purge(redis, keys, stage, flt)
+        # Only what was shown: dead letters arriving while the user read the prompt stay.
+        return await deadletters.purge(redis, keys, stage, flt, upto=upto)
 
     click.echo(json.dumps({"stage": stage, "purged": with_redis(pipeline_spec, work)}))
