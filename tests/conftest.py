@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import pytest
 from moto.server import ThreadedMotoServer
+from processes import Procs, stop_all
 from redis.asyncio import Redis
 
 from consumers.storage.db import Pool, connect, migrate
@@ -113,6 +114,14 @@ def worker_env(redis_server: PrivateRedis, prefix: str, tmp_path: Path) -> dict[
         PYTHONPATH=str(REPO),
     )
     return env
+
+
+@pytest.fixture
+def spawned() -> Iterator[Procs]:
+    """Processes a test starts: stopped at its end (killed if they will not stop)."""
+    procs: Procs = []
+    yield procs
+    stop_all(procs)
 
 
 @pytest.fixture

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from processes import Procs, free_port, http_get
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
@@ -22,25 +19,7 @@ from streamproc.keys import Keys
 from streamproc.testing import Probe
 
 PROMTOOL = "/usr/bin/promtool"
-Procs = list[subprocess.Popen[bytes]]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-@pytest.fixture
-def spawned() -> Iterator[Procs]:
-    """Processes started by the test; killed at the end if still running."""
-    procs: Procs = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_supervisor(procs: Procs, python: str, env: dict[str, str], port: int) -> None:
@@ -57,16 +36,11 @@ def start_supervisor(procs: Procs, python: str, env: dict[str, str], port: int) 
         )
 
 
-def get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return resp.read().decode()
-
-
 async def scrape(port: int) -> str:
     async with asyncio.timeout(30):
         while True:
             try:
-                return await asyncio.to_thread(get, f"http://127.0.0.1:{port}/metrics")
+                return await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/metrics")
             except OSError:
                 await asyncio.sleep(0.1)
 

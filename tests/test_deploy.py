@@ -10,17 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import signal
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from processes import Procs, free_port
 from prometheus_client import REGISTRY
 from prometheus_client.core import Metric
 from redis.asyncio import Redis
@@ -45,7 +43,6 @@ SUFFIXES = {
     "gaugehistogram": ("_bucket", "_gcount", "_gsum"),
     "gauge": ("",),
 }
-Procs = list[subprocess.Popen[bytes]]
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -146,28 +143,6 @@ def test_compose_stack_wires_redis_postgres_minio_supervisor_prometheus_and_graf
     dockerfile = (REPO / "Dockerfile").read_text()
     assert dockerfile.startswith("# ") and "FROM python:3.11-slim" in dockerfile
     assert "tesseract-ocr" in dockerfile and "pip install ." in dockerfile
-
-
-@pytest.fixture
-def spawned() -> Iterator[Procs]:
-    """Processes started by the test: stopped (then killed if need be) at the end."""
-    procs: Procs = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(procs: Procs, log: Path, *args: str, env: dict[str, str] | None = None) -> None:

@@ -6,40 +6,15 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
+from processes import Procs, free_port, http_get, spawn
 from redis.asyncio import Redis
 
 from streamproc.client import Client
 from streamproc.keys import Keys
 from streamproc.testing import Probe, read_probe_log
-
-Procs = list[subprocess.Popen[bytes]]
-
-
-@pytest.fixture
-def spawned(tmp_path: Path) -> Iterator[Procs]:
-    """Processes started by the test (their logs in the test's folder); killed at the end."""
-    procs: Procs = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-def spawn(procs: Procs, python: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    log = Path(env["STREAMPROC_PROBE_LOG"]).with_name(f"process-{len(procs)}.log")
-    with open(log, "wb") as err:
-        proc = subprocess.Popen([python, "-m", "streamproc", *args], env=env, stderr=err)
-    procs.append(proc)
-    return proc
 
 
 async def until(check, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
@@ -149,12 +124,6 @@ async def test_sigterm_during_work_loses_nothing(
     assert sorted(await stream_docs(redis, prefix, "s1")) == sorted(f"doc{i}" for i in range(10))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_poison_message_is_dead_lettered_after_max_deliveries_while_others_flow(
     redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
 ) -> None:
@@ -189,7 +158,7 @@ async def test_poison_message_is_dead_lettered_after_max_deliveries_while_others
 async def test_supervisor_recycles_workers_and_serves_aggregated_metrics(
     redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
 ) -> None:
-    port = _free_port()
+    port = free_port()
     client = Client(redis, Keys(prefix))
     probes = [(f"doc{i}", Probe(seq=i, action="sleep", seconds=0.01)) for i in range(300)]
     await client.submit("s1", probes, batch="B")
@@ -211,7 +180,7 @@ async def test_supervisor_recycles_workers_and_serves_aggregated_metrics(
     assert len(pids) >= 2, "the worker should have been recycled after 100 messages"
 
     async def counted_done() -> float:
-        body = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
+        body = await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/metrics")
         done = [
             line
             for line in body.splitlines()
@@ -226,14 +195,9 @@ async def test_supervisor_recycles_workers_and_serves_aggregated_metrics(
 
     await until(all_counted, timeout=30)
     assert await counted_done() == 300
-    assert await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/healthz") == "ok\n"
+    assert await asyncio.to_thread(http_get, f"http://127.0.0.1:{port}/healthz") == "ok\n"
     sup.send_signal(signal.SIGTERM)
     assert sup.wait(timeout=30) == 0
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as resp:
-        return resp.read().decode()
 
 
 def test_help_documents_every_command(python: str) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
+from processes import Procs, spawn
 from redis.asyncio import Redis
 
 from streamproc import trace
@@ -17,26 +16,6 @@ from streamproc.config import Settings
 from streamproc.keys import Keys
 from streamproc.testing import Probe, chain, read_probe_log
 from streamproc.worker import Worker
-
-Procs = list[subprocess.Popen[bytes]]
-
-
-@pytest.fixture
-def spawned() -> Iterator[Procs]:
-    procs: Procs = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-def spawn(procs: Procs, python: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    log = Path(env["STREAMPROC_PROBE_LOG"]).with_name(f"process-{len(procs)}.log")
-    with open(log, "wb") as err:
-        proc = subprocess.Popen([python, "-m", "streamproc", *args], env=env, stderr=err)
-    procs.append(proc)
-    return proc
 
 
 def cli(python: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
