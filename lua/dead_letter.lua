@@ -1,7 +1,8 @@
 -- dead_letter: move one message to its stage's dead-letter stream.
 -- XACK the message; only if that removed it, XADD the dead-letter entry, mark the
 -- document failed, count it failed in its batch and, if that finishes the batch,
--- emit batch_completed exactly once.
+-- emit batch_completed exactly once. Publishes "<batch>\t<stage>\tfailed\t1" on
+-- KEYS[3] .. ':progress' for watchers.
 --
 -- KEYS[1]   input stream of the stage
 -- KEYS[2]   dead-letter stream of the stage
@@ -26,6 +27,7 @@ if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[6], ARGV[4], 'failed:' .. ARGV[5])
   redis.call('HINCRBY', KEYS[5], 'failed:' .. ARGV[5], 1)
   redis.call('HINCRBY', KEYS[5], 'failed', 1)
+  redis.call('PUBLISH', KEYS[3] .. ':progress', ARGV[3] .. '\t' .. ARGV[5] .. '\tfailed\t1')
   complete_if_finished(KEYS[5], KEYS[3], KEYS[4], ARGV[3], ARGV[6])
 end
 return 1

@@ -4,6 +4,8 @@
 -- Then, once per batch: record the documents' states, add to the batch's
 -- counters and, on the last stage, emit batch_completed if that finished it.
 -- A message two consumers both finished is therefore forwarded exactly once.
+-- One progress message per batch is published on KEYS[3] .. ':progress'
+-- ("<batch>\t<stage>\tpassed\t<n>"), so watchers need not poll.
 --
 -- KEYS[1]   input stream of the stage
 -- KEYS[2]   output stream (the next stage's input; unused on the last stage)
@@ -59,6 +61,8 @@ for slot = 1, nb do
     local bkey = KEYS[3 + 2 * slot]
     redis.call(unpack(states[slot]))
     redis.call('HINCRBY', bkey, 'passed:' .. stage, passed[slot])
+    redis.call('PUBLISH', KEYS[3] .. ':progress',
+      ARGV[5 + slot] .. '\t' .. stage .. '\tpassed\t' .. passed[slot])
     if last then
       redis.call('HINCRBY', bkey, 'done', passed[slot])
       complete_if_finished(bkey, KEYS[3], KEYS[4], ARGV[5 + slot], now)

@@ -50,6 +50,11 @@ class Keys:
         return self._key("events")
 
     @property
+    def progress_channel(self) -> str:
+        """Pub/sub channel of batch progress (published by the scripts: events + ':progress')."""
+        return self.events + ":progress"
+
+    @property
     def consumers(self) -> str:
         """Consumer name -> heartbeat record of every live worker."""
         return self._key("consumers")

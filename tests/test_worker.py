@@ -220,3 +220,33 @@ async def test_dead_consumer_is_removed_only_after_its_pending_entries_were_take
     report = await asyncio.wait_for(task, 10)
     assert report.counts["s1"]["done"] == 3
     assert await _completed(client, "B")
+
+
+async def test_progress_is_published_once_per_batch_and_handoff_and_on_completion(
+    settings: Settings, redis: Redis
+) -> None:
+    keys = Keys(settings.prefix)
+    pubsub = redis.pubsub()
+    await pubsub.subscribe(keys.progress_channel)
+    probes = [
+        Probe(seq=i, action="permanent" if i == 0 else "ok", at_stage="s2") for i in range(50)
+    ]
+    await submit(settings, redis, probes)
+    await drain(chain(2), settings, redis)
+    passed: dict[str, int] = {}
+    failed = completed = 0
+    for _ in range(1000):
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+        if message is None:  # also what the swallowed subscribe confirmation gives
+            if completed:
+                break
+            continue
+        batch, stage, kind, count = message["data"].decode().split("\t")
+        assert batch == "B"
+        if kind == "passed":
+            passed[stage] = passed.get(stage, 0) + int(count)
+        failed += kind == "failed"
+        completed += kind == "completed"
+    await pubsub.aclose()
+    assert passed == {"s1": 50, "s2": 49}
+    assert (failed, completed) == (1, 1)

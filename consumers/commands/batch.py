@@ -13,15 +13,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from consumers.commands.progress import BatchProgress, batch_failures, progress_of
+from consumers.commands.progress import (
+    BatchProgress,
+    ProgressEvents,
+    batch_failures,
+    progress_of,
+)
 from consumers.commands.session import STAGES, open_redis, open_session
 from consumers.intake import SubmitResult, submit_paths
 from streamproc.cli.common import run_async, settings_from
 from streamproc.client import Client
 from streamproc.config import Settings
 from streamproc.errors import PermanentError
-
-POLL_SECONDS = 0.3
 
 
 @click.command()
@@ -155,15 +158,16 @@ async def _watch(
 
 async def _watch_lines(redis: Redis, client: Client, batch: str) -> BatchProgress:
     last = None
-    while True:
-        p = await read_progress(redis, client, batch, with_failures=False)
-        snapshot = p.as_dict()
-        if snapshot != last:
-            click.echo(json.dumps({"event": "progress", **snapshot}))
-            last = snapshot
-        if p.completed:
-            return await read_progress(redis, client, batch, with_failures=True)
-        await asyncio.sleep(POLL_SECONDS)
+    async with ProgressEvents(redis, client.keys, batch) as events:
+        while True:
+            p = await read_progress(redis, client, batch, with_failures=False)
+            snapshot = p.as_dict()
+            if snapshot != last:
+                click.echo(json.dumps({"event": "progress", **snapshot}))
+                last = snapshot
+            if p.completed:
+                return await read_progress(redis, client, batch, with_failures=True)
+            await events.next()
 
 
 async def follow(client: Client, batch: str, console: Console) -> BatchProgress:
@@ -174,15 +178,17 @@ async def follow(client: Client, batch: str, console: Console) -> BatchProgress:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    events = ProgressEvents(client.redis, client.keys, batch)
     with Progress(*columns, console=console, transient=False) as bars:
         tasks = {s: bars.add_task(s, total=None) for s in STAGES}
-        while True:
-            p = await read_progress(client.redis, client, batch, with_failures=False)
-            for s in p.stages:
-                bars.update(tasks[s.stage], total=p.total, completed=s.passed + s.failed)
-            if p.completed:
-                break
-            await asyncio.sleep(POLL_SECONDS)
+        async with events:
+            while True:
+                p = await read_progress(client.redis, client, batch, with_failures=False)
+                for s in p.stages:
+                    bars.update(tasks[s.stage], total=p.total, completed=s.passed + s.failed)
+                if p.completed:
+                    break
+                await events.next()
     return await read_progress(client.redis, client, batch, with_failures=True)
 
 

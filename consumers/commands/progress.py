@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
@@ -83,3 +84,34 @@ async def batch_failures(
                     Failure(stage, f.get("doc", ""), f.get("error_class", ""), f.get("error", ""))
                 )
     return found
+
+
+class ProgressEvents:
+    """Wakes a watcher when the scripts publish its batch's progress (or ``fallback`` s later)."""
+
+    def __init__(self, redis: Redis, keys: Keys, batch: str, fallback: float = 2.0) -> None:
+        self.pubsub = redis.pubsub()
+        self.channel = keys.progress_channel
+        self.prefix = batch.encode() + b"\t"
+        self.fallback = fallback
+
+    async def __aenter__(self) -> ProgressEvents:
+        await self.pubsub.subscribe(self.channel)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.pubsub.unsubscribe(self.channel)
+        await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def next(self) -> None:
+        """Return at the next progress message of the batch, or after ``fallback`` seconds."""
+        try:
+            async with asyncio.timeout(self.fallback):
+                while True:
+                    message = await self.pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=None
+                    )
+                    if message is not None and bytes(message["data"]).startswith(self.prefix):
+                        return
+        except TimeoutError:
+            return
