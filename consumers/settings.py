@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumers.text import Limits
-from streamproc.errors import ConfigurationError
+from streamproc.config import parse_settings
 
 _MIB = 1024 * 1024
 
@@ -92,14 +92,4 @@ def load_pipeline_settings(**overrides: object) -> PipelineSettings:
 
     Raises :class:`ConfigurationError` naming every bad setting.
     """
-    try:
-        return PipelineSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(_describe(err) for err in exc.errors())
-        raise ConfigurationError(f"invalid pipeline configuration: {problems}") from None
-
-
-def _describe(err: object) -> str:
-    assert isinstance(err, dict)
-    loc = ".".join(str(part) for part in err.get("loc", ())) or "settings"
-    return f"STREAMPROC_{loc.upper()}: {err.get('msg', 'invalid')}"
+    return parse_settings(PipelineSettings, "pipeline configuration", **overrides)

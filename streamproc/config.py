@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import platformdirs
 from pydantic import (
@@ -108,20 +108,33 @@ class Settings(BaseSettings):
         return self.visibility_timeout / 3
 
 
+S = TypeVar("S", bound=BaseSettings)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Parse the environment (and explicit overrides) into :class:`Settings`.
 
     Raises :class:`ConfigurationError` naming every bad setting.
     """
+    return parse_settings(Settings, "configuration", **overrides)
+
+
+def parse_settings(cls: type[S], what: str, **overrides: object) -> S:
+    """Build the settings class ``cls`` from the environment and ``overrides``.
+
+    Raises :class:`ConfigurationError` naming each bad variable as it is set
+    (``REDIS_URL``, ``STREAMPROC_…``); values are never repeated, as they may be secrets.
+    """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(_describe(err) for err in exc.errors())
-        raise ConfigurationError(f"invalid configuration: {problems}") from None
+        prefix = str(cls.model_config.get("env_prefix") or "")
+        errors = exc.errors(include_input=False, include_url=False)
+        problems = "; ".join(_describe(err["loc"], err["msg"], prefix) for err in errors)
+        raise ConfigurationError(f"invalid {what}: {problems}") from None
 
 
-def _describe(err: object) -> str:
-    assert isinstance(err, dict)
-    loc = ".".join(str(part) for part in err.get("loc", ())) or "settings"
-    name = loc if loc.isupper() else f"STREAMPROC_{loc.upper()}"
-    return f"{name}: {err.get('msg', 'invalid')}"
+def _describe(loc: tuple[int | str, ...], msg: str, prefix: str) -> str:
+    field = ".".join(str(part) for part in loc) or "settings"
+    name = field if field.isupper() or not loc else f"{prefix}{field.upper()}"
+    return f"{name}: {msg}"

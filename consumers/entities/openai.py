@@ -41,7 +41,7 @@ from consumers.entities.llm_prompt import (
     response_format,
 )
 from consumers.model import Mention
-from streamproc.config import Settings
+from streamproc.config import Settings, parse_settings
 from streamproc.errors import ConfigurationError, PermanentError, RetryableError
 from streamproc.keys import Keys
 from streamproc.logs import get_logger, redact
@@ -80,16 +80,7 @@ class LLMSettings(BaseSettings):
 
 def load_llm_settings(**overrides: object) -> LLMSettings:
     """Parse the environment (and ``overrides``); :class:`ConfigurationError` names bad ones."""
-    try:
-        return LLMSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        names = ", ".join(_env_name(err["loc"]) for err in exc.errors())
-        raise ConfigurationError(f"invalid LLM configuration: check {names}") from None
-
-
-def _env_name(loc: tuple[int | str, ...]) -> str:
-    field = str(loc[0]) if loc else "settings"
-    return field if field.isupper() else f"STREAMPROC_LLM_{field.upper()}"
+    return parse_settings(LLMSettings, "LLM configuration", **overrides)
 
 
 class _Malformed(Exception):
