@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from streamproc import ids
+from streamproc.connections import text
 from streamproc.keys import Keys
 
 LAG_COUNT_CAP = 100_000
@@ -64,7 +65,7 @@ async def stage_backlog(
 
 def _group_info(groups: list[dict[str, Any]], group: str) -> dict[str, Any] | None:
     for g in groups:
-        if _text(g["name"]) == group:
+        if text(g["name"]) == group:
             return g
     return None
 
@@ -73,7 +74,7 @@ async def _lag(redis: Redis, stream: str, info: dict[str, Any]) -> int | None:
     lag = info.get("lag")
     if lag is not None or "entries-read" in info:
         return int(lag) if lag is not None else None
-    start = "(" + _text(info["last-delivered-id"])
+    start = "(" + text(info["last-delivered-id"])
     entries = await redis.xrange(stream, min=start, max="+", count=LAG_COUNT_CAP)
     return len(entries or [])
 
@@ -81,9 +82,5 @@ async def _lag(redis: Redis, stream: str, info: dict[str, Any]) -> int | None:
 def _age(entry_id: bytes | str | None) -> float | None:
     if entry_id is None:
         return None
-    ms, _ = ids.parse(_text(entry_id))
+    ms, _ = ids.parse(text(entry_id))
     return max(0.0, time.time() - ms / 1000)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -29,3 +29,8 @@ def database_url(settings: Settings) -> str:
 def connect_redis(url: str) -> Redis:
     """An asyncio client returning bytes (hiredis parses replies when installed)."""
     return Redis.from_url(url, decode_responses=False, health_check_interval=30)
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply field as text (clients here return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

@@ -14,6 +14,7 @@ from typing import cast
 import orjson
 from redis.asyncio import Redis
 
+from streamproc.connections import text
 from streamproc.envelope import now_ms
 from streamproc.keys import Keys
 
@@ -43,13 +44,9 @@ async def reap(
     removed: list[str] = []
     for stage in stages:
         for c in await redis.xinfo_consumers(keys.stream(stage), stage):
-            name = _text(c["name"])
+            name = text(c["name"])
             if name in live or int(c["pending"]) or int(c["idle"]) < dead_after * 1000:
                 continue
             await redis.xgroup_delconsumer(keys.stream(stage), stage, name)
             removed.append(f"{stage}/{name}")
     return removed
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

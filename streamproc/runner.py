@@ -22,6 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streamproc import eager, envelope
 from streamproc import ids as stream_ids
+from streamproc.connections import text
 from streamproc.envelope import Envelope, Fields
 from streamproc.errors import HandlerTimeout, PoisonMessage
 from streamproc.failures import Verdict, backoff_seconds, decide
@@ -359,10 +360,10 @@ class StageRunner:
             return cursor
         if deleted:
             self.log.warning(
-                "reclaimed_entries_were_deleted", message_ids=[_text(d) for d in deleted[:20]]
+                "reclaimed_entries_were_deleted", message_ids=[text(d) for d in deleted[:20]]
             )
-        await self._take_over([(_text(mid), int(n)) for mid, n in claimed])
-        return _text(nxt)
+        await self._take_over([(text(mid), int(n)) for mid, n in claimed])
+        return text(nxt)
 
     async def _take_over(self, claimed: list[tuple[str, int]]) -> None:
         claimed = [(mid, n) for mid, n in claimed if mid not in self.inflight]
@@ -458,7 +459,3 @@ class StageRunner:
 
 def _dump(model: BaseModel) -> bytes:
     return model.__pydantic_serializer__.to_json(model)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -40,9 +40,13 @@ class Runtime:
 
     async def sleep(self, seconds: float) -> bool:
         """Sleep, waking early when the worker stops; True if it is stopping."""
-        try:
-            async with asyncio.timeout(seconds):
-                await self.stopping.wait()
-        except TimeoutError:
-            return False
-        return True
+        return await sleep_unless(self.stopping, seconds)
+
+
+async def sleep_unless(event: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` unless ``event`` is set first; True if it was."""
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from streamproc.connections import text as reply_text
 from streamproc.errors import ConfigurationError
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -51,7 +52,7 @@ def _iso_ms(spec: str) -> int:
 
 def entry_ms(entry_id: str | bytes) -> int:
     """The epoch milliseconds part of a stream entry id."""
-    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    text = reply_text(entry_id)
     return int(text.partition("-")[0])
 
 

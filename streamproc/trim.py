@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from streamproc import ids
+from streamproc.connections import text
 from streamproc.envelope import now_ms
 from streamproc.keys import Keys
 from streamproc.logs import get_logger
@@ -92,12 +93,12 @@ async def group_marks(redis: Redis, stream: str) -> list[GroupMark]:
     """Last-delivered and oldest pending id of every group of ``stream``."""
     marks = []
     for info in await redis.xinfo_groups(stream):
-        name = _text(info["name"])
+        name = text(info["name"])
         oldest = None
         if int(info["pending"]):
             summary = await redis.xpending(stream, name)
-            oldest = _text(summary["min"]) if summary["min"] is not None else None
-        marks.append(GroupMark(name, _text(info["last-delivered-id"]), oldest))
+            oldest = text(summary["min"]) if summary["min"] is not None else None
+        marks.append(GroupMark(name, text(info["last-delivered-id"]), oldest))
     return marks
 
 
@@ -109,7 +110,7 @@ async def count_before(redis: Redis, stream: str, point: str) -> int:
         total += len(page)
         if len(page) < COUNT_PAGE:
             return total
-        start = "(" + _text(cast(bytes, page[-1][0]))
+        start = "(" + text(cast(bytes, page[-1][0]))
 
 
 async def remove_before(redis: Redis, stream: str, point: str) -> int:
@@ -168,7 +169,3 @@ async def trim_forever(
             if removed:
                 log.info("streams_trimmed", removed=removed)
         await asyncio.sleep(interval)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

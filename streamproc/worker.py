@@ -23,10 +23,11 @@ from redis.asyncio import Redis
 
 from streamproc import envelope, janitor
 from streamproc.config import Settings
+from streamproc.connections import text
 from streamproc.keys import Keys
 from streamproc.logs import get_logger
 from streamproc.runner import REDIS_DOWN, StageRunner
-from streamproc.runtime import Runtime, consumer_name
+from streamproc.runtime import Runtime, consumer_name, sleep_unless
 from streamproc.scripts import Scripts
 from streamproc.stage import Pipeline, Stage
 
@@ -191,7 +192,7 @@ class Worker:
     async def _janitor_loop(self) -> None:
         interval = max(self.settings.dead_consumer_after / 4, self.settings.heartbeat_interval)
         stages = [s.name for s in self.stages]
-        while not await _sleep_unless(self.stopping, interval):
+        while not await sleep_unless(self.stopping, interval):
             try:
                 removed = await janitor.reap(
                     self.redis, self.keys, stages, self.consumer, self.settings.dead_consumer_after
@@ -240,15 +241,6 @@ class Worker:
         return not any(r.inflight or r.outbox for r in self.runners)
 
 
-async def _sleep_unless(event: asyncio.Event, seconds: float) -> bool:
-    """Sleep ``seconds`` unless ``event`` is set first; True if it was."""
-    try:
-        await asyncio.wait_for(event.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
-
-
 def rss_mib() -> float:
     """This process's resident set size in MiB (Linux; peak RSS elsewhere)."""
     try:
@@ -262,11 +254,7 @@ def rss_mib() -> float:
 
 
 def _undelivered(group: str, groups: list[dict[str, Any]], info: dict[str, Any]) -> bool:
-    mine = next((g for g in groups if _text(g["name"]) == group), None)
+    mine = next((g for g in groups if text(g["name"]) == group), None)
     if mine is None:
         return True
-    return _text(mine["last-delivered-id"]) != _text(info["last-generated-id"])
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return text(mine["last-delivered-id"]) != text(info["last-generated-id"])
