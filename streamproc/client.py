@@ -87,12 +87,18 @@ class Client:
         total, _ = await self.scripts.call(self.scripts.seal(batch=batch, now=envelope.now_ms()))
         return int(total)
 
-    async def status(self, batch: str) -> BatchStatus | None:
-        """The batch's progress, or None when no such batch exists."""
+    async def status(self, batch: str, *, with_states: bool = True) -> BatchStatus | None:
+        """The batch's progress, or None when no such batch exists.
+
+        ``with_states=False`` leaves out the per-document states (``states`` is
+        then empty): they cost one read of every document of the batch.
+        """
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.batch(batch))
-        pipe.hvals(self.keys.batch_documents(batch))
-        raw, states = await pipe.execute()
+        if with_states:
+            pipe.hvals(self.keys.batch_documents(batch))
+        raw, *rest = await pipe.execute()
+        states = rest[0] if rest else []
         if not raw:
             return None
         counters = {

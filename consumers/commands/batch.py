@@ -96,10 +96,10 @@ async def _progress(engine: Settings, batch: str, *, with_failures: bool) -> Bat
 
 
 async def read_progress(
-    redis: Redis, client: Client, batch: str, *, with_failures: bool
+    redis: Redis, client: Client, batch: str, *, with_failures: bool, with_states: bool = True
 ) -> BatchProgress:
     """The batch's progress; raises PermanentError when no such batch exists."""
-    st = await client.status(batch)
+    st = await client.status(batch, with_states=with_states)
     if st is None:
         raise PermanentError(f"no batch {batch!r}: check the id printed by `streamproc submit`")
     progress = progress_of(st, STAGES)
@@ -183,7 +183,10 @@ async def follow(client: Client, batch: str, console: Console) -> BatchProgress:
         tasks = {s: bars.add_task(s, total=None) for s in STAGES}
         async with events:
             while True:
-                p = await read_progress(client.redis, client, batch, with_failures=False)
+                # The bars show per-stage counters only: skip reading every document's state.
+                p = await read_progress(
+                    client.redis, client, batch, with_failures=False, with_states=False
+                )
                 for s in p.stages:
                     bars.update(tasks[s.stage], total=p.total, completed=s.passed + s.failed)
                 if p.completed:
