@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from consumers.facts import document_facts
 from consumers.resources import lifespan
 from consumers.stages import chunk, entities, ocr, relationships, resolve
 from streamproc.stage import Pipeline
@@ -9,5 +10,7 @@ from streamproc.stage import Pipeline
 PIPELINE = Pipeline(
     stages=(ocr.STAGE, chunk.STAGE, entities.STAGE, resolve.STAGE, relationships.STAGE),
     lifespan=lifespan,
+    facts=document_facts,
 )
-"""ocr -> chunk -> entities -> resolve -> relationships, sharing ``Resources``."""
+"""ocr -> chunk -> entities -> resolve -> relationships, sharing ``Resources``;
+``trace`` adds each document's database row to its stream history."""

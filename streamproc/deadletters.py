@@ -25,7 +25,7 @@ from streamproc.scripts import ScriptCall, Scripts
 from streamproc.timespec import entry_ms, iso
 
 SEND_CHUNK = 100
-_SKIPPED_FIELDS = {"a", "b", "r"}
+_SKIPPED_FIELDS = {"a", "b", "r", "g"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,11 @@ class DeadLetter:
     def batch(self) -> str:
         """The batch of the failed message ('' for none)."""
         return self.fields.get("batch", "")
+
+    @property
+    def group(self) -> str:
+        """The consumer group that gave the message up (the stage's own unless a side group)."""
+        return self.fields.get("group") or self.stage
 
     @property
     def error_class(self) -> str:
@@ -72,6 +77,7 @@ class Filter:
     since: str | None = None
     batch: str | None = None
     doc: str | None = None
+    group: str | None = None
 
     def matches(self, dl: DeadLetter) -> bool:
         """Whether ``dl`` passes every given condition (``since`` is applied by the read)."""
@@ -79,6 +85,7 @@ class Filter:
             (self.error_class is None or dl.error_class == self.error_class)
             and (self.batch is None or dl.batch == self.batch)
             and (self.doc is None or dl.doc == self.doc)
+            and (self.group is None or dl.group == self.group)
         )
 
 
@@ -151,13 +158,15 @@ async def stats(redis: Redis, keys: Keys, stages: Sequence[str]) -> list[ErrorSt
 
 
 def redrive_fields(dl: DeadLetter) -> list[str]:
-    """The original message's fields for re-injection: attempt 0, marked replayed, no batch.
+    """The original message's fields for re-injection: attempt 0, marked replayed, no batch,
+    for the consumer group that dead-lettered it (the stage's own group in entries that
+    predate the ``group`` field).
 
     The batch field is added by the script, which alone knows whether the
     batch still counts the document as failed here.
     """
     message = dl.message()
-    fields = ["d", message.get("d", dl.doc), "a", "0", "r", "1"]
+    fields = ["d", message.get("d", dl.doc), "a", "0", "r", "1", "g", dl.group]
     for name, value in message.items():
         if name not in _SKIPPED_FIELDS and name != "d":
             fields += [name, value]

@@ -10,6 +10,9 @@ field  meaning
 ``e``  epoch milliseconds when the document entered the pipeline
 ``p``  JSON payload, validated by the stage's input model
 ``r``  present and '1' on replayed or redriven messages
+``g``  present on entries a stage re-queued itself (retries, deferrals,
+       redrives): the one consumer group they are for. Every group reads
+       the whole stream, so the others acknowledge such entries unread.
 =====  =========================================================
 """
 
@@ -74,9 +77,14 @@ def decode(entry_id: str, fields: Fields | None) -> Envelope:
 
 
 def encode(
-    env: Envelope, *, payload: bytes | None = None, attempt: int | None = None
+    env: Envelope,
+    *,
+    payload: bytes | None = None,
+    attempt: int | None = None,
+    group: str | None = None,
 ) -> list[str | bytes]:
-    """Field/value list for XADD of ``env``, optionally with a new payload or attempt."""
+    """Field/value list for XADD of ``env``, optionally with a new payload or attempt, and
+    addressed to one consumer ``group`` of the stream it goes back to."""
     fields: list[str | bytes] = [
         "d",
         env.doc,
@@ -93,6 +101,8 @@ def encode(
     ]
     if env.replay:
         fields += ["r", "1"]
+    if group is not None:
+        fields += ["g", group]
     return fields
 
 

@@ -9,10 +9,11 @@ long before), because DELCONSUMER would silently drop them.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from streamproc.connections import text
 from streamproc.envelope import now_ms
@@ -39,14 +40,26 @@ async def live_consumers(redis: Redis, keys: Keys, dead_after: float) -> set[str
 async def reap(
     redis: Redis, keys: Keys, stages: list[str], me: str, dead_after: float
 ) -> list[str]:
-    """Delete dead, empty consumers from the groups of ``stages``; returns 'stage/name' of each."""
+    """Delete dead, empty consumers from every group reading the streams of ``stages`` (side
+    groups too); returns 'stage/name' (or 'stage:group/name' in a side group) of each."""
     live = await live_consumers(redis, keys, dead_after) | {me}
     removed: list[str] = []
     for stage in stages:
-        for c in await redis.xinfo_consumers(keys.stream(stage), stage):
-            name = text(c["name"])
-            if name in live or int(c["pending"]) or int(c["idle"]) < dead_after * 1000:
-                continue
-            await redis.xgroup_delconsumer(keys.stream(stage), stage, name)
-            removed.append(f"{stage}/{name}")
+        stream = keys.stream(stage)
+        for g in await _groups(redis, stream):
+            group = text(g["name"])
+            where = stage if group == stage else f"{stage}:{group}"
+            for c in await redis.xinfo_consumers(stream, group):
+                name = text(c["name"])
+                if name in live or int(c["pending"]) or int(c["idle"]) < dead_after * 1000:
+                    continue
+                await redis.xgroup_delconsumer(stream, group, name)
+                removed.append(f"{where}/{name}")
     return removed
+
+
+async def _groups(redis: Redis, stream: str) -> list[dict[str, Any]]:
+    try:
+        return await redis.xinfo_groups(stream)
+    except ResponseError:
+        return []  # the stream does not exist yet

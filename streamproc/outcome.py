@@ -98,7 +98,9 @@ def _delay_call(o: Outcome, scripts: Scripts, stage: str, group: str) -> ScriptC
     env = o.env
     assert env is not None
     retry = o.kind is Kind.RETRY
-    fields = envelope.encode(env, payload=o.payload, attempt=env.attempt + 1 if retry else None)
+    fields = envelope.encode(
+        env, payload=o.payload, attempt=env.attempt + 1 if retry else None, group=group
+    )
     what = "retried" if retry else "deferred"
     state = "retrying" if retry else "waiting"
     return scripts.retry(
@@ -118,13 +120,13 @@ def _dead_letter_call(
     o: Outcome, scripts: Scripts, *, stage: str, group: str, consumer: str, now: int
 ) -> ScriptCall:
     doc, batch = _identity(o)
-    entry = dead_letter_entry(o, stage=stage, consumer=consumer, now=now)
+    entry = dead_letter_entry(o, stage=stage, group=group, consumer=consumer, now=now)
     return scripts.dead_letter(
         stage=stage, group=group, id=o.id, doc=doc, batch=batch, entry=entry, now=now
     )
 
 
-def dead_letter_entry(o: Outcome, *, stage: str, consumer: str, now: int) -> list[str]:
+def dead_letter_entry(o: Outcome, *, stage: str, group: str, consumer: str, now: int) -> list[str]:
     """The fields of the dead-letter entry for ``o``: the error and the original message."""
     doc, batch = _identity(o)
     err = error_fields(o.error) if o.error else ["error_class", "", "error", "", "traceback", ""]
@@ -145,6 +147,8 @@ def dead_letter_entry(o: Outcome, *, stage: str, consumer: str, now: int) -> lis
         attempt,
         "deliveries",
         "" if o.deliveries is None else str(o.deliveries),
+        "group",
+        group,
         "consumer",
         consumer,
         "failed_at",

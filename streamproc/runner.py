@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from typing import Any, cast
 
@@ -24,7 +25,7 @@ from streamproc import eager, envelope
 from streamproc import ids as stream_ids
 from streamproc.connections import text
 from streamproc.envelope import Envelope, Fields
-from streamproc.errors import HandlerTimeout, PoisonMessage
+from streamproc.errors import HandlerTimeout, LeaseLost, PoisonMessage
 from streamproc.failures import Verdict, backoff_seconds, decide
 from streamproc.logs import get_logger
 from streamproc.metrics import HistogramBatch, StageMetrics
@@ -50,11 +51,14 @@ class StageRunner:
         self.stream = rt.keys.stream(stage.name)
         self.group = stage.group or stage.name
         self.side = self.group != stage.name
+        self._group_b = self.group.encode()
+        self._lease = self.holds  # bound once: handed to every message's Context
         self.limit = stage.concurrency or s.concurrency
         self.timeout = stage.timeout or s.handler_timeout
         self.max_attempts = stage.max_attempts or s.max_attempts
         self.inflight: dict[str, float] = {}
         self.outbox: list[Outcome] = []
+        self.others: list[str] = []  # entries re-queued for another group: acknowledged unread
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.expired: set[str] = set()
         self.counts: collections.Counter[str] = collections.Counter()
@@ -75,7 +79,13 @@ class StageRunner:
     @property
     def quiet(self) -> bool:
         """Nothing in flight, nothing to flush, and the last read found nothing."""
-        return self.idle and not self.inflight and not self.outbox and not self.suspects
+        return (
+            self.idle
+            and not self.inflight
+            and not self.outbox
+            and not self.others
+            and not self.suspects
+        )
 
     async def ensure_group(self, start: str = "0") -> None:
         """Create the consumer group (and stream) if missing; new groups read the backlog."""
@@ -139,6 +149,10 @@ class StageRunner:
         """Start handling one entry, unless this process already is."""
         if mid in self.inflight:
             return
+        if fields and fields.get(b"g", self._group_b) != self._group_b:
+            self.others.append(mid)  # a retry or redrive of another group of this stream
+            self._wake.set()
+            return
         self.inflight[mid] = time.monotonic()
         task = eager.start(self._run(mid, fields, deliveries), self.tg.create_task)
         if task is not None:
@@ -164,8 +178,12 @@ class StageRunner:
                 env.trace,
                 env.replay,
                 self.rt.resources,
+                self._lease,
             )
             outcome = self._succeeded(mid, env, await self.stage.handle(msg, ctx))
+        except LeaseLost as exc:
+            self._let_go(mid, exc)
+            return
         except asyncio.CancelledError:
             if mid not in self.expired:
                 raise
@@ -177,6 +195,18 @@ class StageRunner:
         self.handler_seconds.add(time.perf_counter() - started)
         self.outbox.append(outcome)
         self._wake.set()
+
+    async def holds(self, mid: str) -> bool:
+        """Whether this consumer still holds ``mid``: no other one took it over meanwhile."""
+        rows = await self.rt.redis.xpending_range(self.stream, self.group, mid, mid, 1)
+        return bool(rows) and text(cast(bytes, rows[0]["consumer"])) == self.rt.consumer
+
+    def _let_go(self, mid: str, exc: LeaseLost) -> None:
+        """Forget a message another consumer took over: its outcome is that consumer's."""
+        self.inflight.pop(mid, None)
+        self._count("duplicate")
+        self.log.warning("message_taken_over", message_id=mid, error=str(exc))
+        self._space.set()
 
     async def deadline_loop(self) -> None:
         """Cancel handlers running past the stage's time limit (one timer for all)."""
@@ -236,6 +266,11 @@ class StageRunner:
         while self.outbox:
             batch, self.outbox = self.outbox, []
             await self._send(batch)
+        if self.others:
+            ids, self.others = self.others, []
+            # If Redis is down they stay pending here; whoever reclaims them acknowledges them.
+            with contextlib.suppress(*REDIS_DOWN):
+                await self.rt.redis.xack(self.stream, self.group, *ids)
 
     async def _send(self, batch: list[Outcome]) -> None:
         now = envelope.now_ms()
@@ -278,6 +313,8 @@ class StageRunner:
             else:
                 self._count(o.kind.value)
                 self._log_failure(o)
+                if o.kind is not Kind.DEAD:
+                    self.rt.retry_scheduled.set()
         if done:
             self._count("done", done)
         self.handler_seconds.flush()
@@ -389,7 +426,12 @@ class StageRunner:
         """Fetch owned entries and count a delivery for each (XCLAIM without JUSTID)."""
         if not ids:
             return []
-        got = await self.rt.redis.xclaim(self.stream, self.group, self.rt.consumer, 0, list(ids))
+        redis, me = self.rt.redis, self.rt.consumer
+        try:
+            got = await redis.xclaim(self.stream, self.group, me, 0, list(ids))
+        except REDIS_DOWN as exc:
+            self._release(ids, exc)
+            return []
         found: dict[str, Fields | None] = {
             eid.decode(): fields
             for eid, fields in cast(list[tuple[bytes | None, Fields]], got)
@@ -422,10 +464,21 @@ class StageRunner:
         while self.tasks or self.outbox:
             await asyncio.sleep(0.01)
 
+    def _release(self, ids: list[str], exc: Exception) -> None:
+        """Let claimed entries go unstarted (Redis went away): they idle, to be claimed again."""
+        for mid in ids:
+            self.inflight.pop(mid, None)
+        self.log.warning("redis_unavailable", error=str(exc), released=len(ids))
+
     async def _poison(self, mid: str, deliveries: int, limit: int) -> None:
-        got = cast(
-            list[tuple[bytes, Fields]], await self.rt.redis.xrange(self.stream, min=mid, max=mid)
-        )
+        try:
+            got = cast(
+                list[tuple[bytes, Fields]],
+                await self.rt.redis.xrange(self.stream, min=mid, max=mid),
+            )
+        except REDIS_DOWN as exc:
+            self._release([mid], exc)
+            return
         fields = got[0][1] if got else None
         try:
             env: Envelope | None = envelope.decode(mid, fields)

@@ -29,8 +29,19 @@ class Defer:
     payload: BaseModel | None = None
 
 
+async def _held(_message_id: str) -> bool:
+    return True
+
+
 class Context(NamedTuple):
-    """What a handler may know about the message it handles."""
+    """What a handler may know about the message it handles.
+
+    ``holds()`` answers whether this process still holds the message: False once
+    another consumer took it over (this one was stalled past the visibility
+    timeout). A stage that writes outside Redis asks it under its own lock before
+    writing and raises :class:`~streamproc.errors.LeaseLost` if not, so a stalled
+    worker does not write over results that later stages already built on.
+    """
 
     stage: str
     message_id: str
@@ -40,6 +51,12 @@ class Context(NamedTuple):
     trace: str
     replay: bool
     resources: Any = None
+    lease: Callable[[str], Awaitable[bool]] = _held
+    """Asks the engine whether this process holds a message (one function for all)."""
+
+    async def holds(self) -> bool:
+        """Whether this process still holds the message (see the class's docstring)."""
+        return await self.lease(self.message_id)
 
 
 Result = BaseModel | Defer | None
@@ -67,6 +84,8 @@ class Stage(Generic[In]):
 
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+Facts = Callable[[Any, str], Awaitable[dict[str, Any]]]
+"""``facts(settings, doc)``: what the pipeline's own stores know of a document (for trace)."""
 
 
 @asynccontextmanager
@@ -80,10 +99,14 @@ class Pipeline:
 
     ``lifespan(settings)`` is an async context manager entered once per worker
     process; what it yields is handed to handlers as ``Context.resources``.
+    ``facts(settings, doc)``, when given, reads what the pipeline stored outside
+    Redis about a document (database rows); ``streamproc trace`` shows it beside
+    the stream history.
     """
 
     stages: tuple[Stage[Any], ...]
     lifespan: Lifespan = _no_resources
+    facts: Facts | None = None
     by_name: Mapping[str, Stage[Any]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -122,6 +122,19 @@ def test_submit_watch_status_export_and_show_a_batch(
     shown = json.loads(ok(cli(python, cli_env, "show", by_name[PDF], "--json")))
     assert shown["document_id"] == by_name[PDF] and shown["entities"] == pdf["entities"]
 
+    traced = json.loads(ok(cli(python, cli_env, "trace", by_name[PDF], "--json")))
+    stages = ["ocr", "chunk", "entities", "resolve", "relationships"]
+    assert [s["stage"] for s in traced["steps"]] == stages
+    assert all(s["kind"] == "entry" and s["pending"] is None for s in traced["steps"])
+    row = traced["database"]
+    assert (row["status"], row["page_count"], row["batches"]) == ("done", 1, ["CLI"])
+    assert row["mentions"] == len(pdf["entities"]) and row["relationships"] == len(
+        pdf["relationships"]
+    )
+    failed = ok(cli(python, cli_env, "trace", by_name[WPD]))
+    assert "dead letter" in failed and "WordPerfect" in failed
+    assert "database: " in failed and "status failed" in failed
+
 
 def test_unknown_batch_and_document_are_refused_with_a_clear_line(
     cli_env: dict[str, str], python: str
@@ -130,7 +143,9 @@ def test_unknown_batch_and_document_are_refused_with_a_clear_line(
     assert status.returncode == 2 and "no batch 'no-such-batch'" in status.stderr
     show = cli(python, cli_env, "show", "dnope")
     assert show.returncode == 2 and "no document 'dnope'" in show.stderr
-    assert "Traceback" not in status.stderr + show.stderr
+    trace = cli(python, cli_env, "trace", "dnope")
+    assert trace.returncode == 2 and "'dnope' appears in no stream" in trace.stderr
+    assert "Traceback" not in status.stderr + show.stderr + trace.stderr
 
 
 @pytest.fixture

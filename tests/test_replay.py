@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from streamproc import envelope, history, replay, trace
+from streamproc import deadletters, envelope, history, replay, trace
 from streamproc.client import Client
 from streamproc.config import Settings
+from streamproc.deadletters import Filter
 from streamproc.keys import Keys
 from streamproc.replay import NothingToReplay, Selection
 from streamproc.stage import Pipeline
@@ -137,6 +138,67 @@ async def test_group_created_in_history_has_the_right_lag_and_a_worker_consumes_
         await replay.create_group(redis, keys, "s1", "v2", start)
 
 
+async def test_retries_and_redrives_of_a_side_group_stay_in_that_group(
+    settings: Settings, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every group reads the whole stream, so an entry a group re-queues (retry, redrive)
+    is addressed to it: the other groups acknowledge it without running it."""
+    keys = Keys(settings.prefix)
+    log = tmp_path / "probe.log"
+    monkeypatch.setenv("STREAMPROC_PROBE_LOG", str(log))
+    await Client(redis, keys).submit(
+        "s1",
+        [
+            ("flaky", Probe(seq=1, action="retryable", until_attempt=1)),
+            ("bad", Probe(seq=2, action="permanent")),
+        ],
+        batch="A",
+    )
+    await replay.create_group(redis, keys, "s1", "v2", "0-0")
+    side = Pipeline((dataclasses.replace(chain(1).stages[0], group="v2"),))
+
+    def calls() -> list[tuple[str, int]]:
+        if not log.exists():
+            return []
+        found = [(doc, attempt) for _, doc, attempt, _ in read_probe_log(str(log))]
+        log.unlink(missing_ok=True)
+        return sorted(found)
+
+    assert await drain(chain(1), settings, redis) == {
+        "s1": {"retried": 1, "done": 1, "dead_lettered": 1}
+    }
+    assert calls() == [("bad", 0), ("flaky", 0), ("flaky", 1)]
+    # v2 meets the main group's retry entry in the stream and leaves it alone.
+    assert (await drain(side, settings, redis))["s1"] == {
+        "retried": 1,
+        "done": 1,
+        "dead_lettered": 1,
+    }
+    assert calls() == [("bad", 0), ("flaky", 0), ("flaky", 1)]
+    assert (await drain(chain(1), settings, redis))["s1"] == {}  # v2's retry is not ours
+    assert calls() == []
+    dead = [dl async for dl in deadletters.read(redis, keys, "s1", Filter(doc="bad"))]
+    assert sorted(dl.group for dl in dead) == ["s1", "v2"]
+    v2_letter = next(dl for dl in dead if dl.group == "v2")
+    await scripts_redrive(redis, keys, v2_letter)
+    assert (await drain(chain(1), settings, redis))["s1"] == {}
+    assert calls() == []
+    assert (await drain(side, settings, redis))["s1"] == {"dead_lettered": 1}
+    assert calls() == [("bad", 0)]
+    for group in ("s1", "v2"):
+        assert (await redis.xpending(keys.stream("s1"), group))["pending"] == 0
+    status = await Client(redis, keys).status("A")
+    assert status is not None and (status.done, status.failed) == (1, 1)  # counted once
+
+
+async def scripts_redrive(redis: Redis, keys: Keys, dl: deadletters.DeadLetter) -> None:
+    """Redrive exactly ``dl`` (by its document and time), as `dlq redrive` does."""
+    report = await deadletters.redrive(
+        redis, keys, "s1", Filter(doc=dl.doc, since=dl.id, group=dl.group)
+    )
+    assert report.redriven == 1
+
+
 async def test_reprocess_reinjects_the_latest_entry_of_a_document(
     settings: Settings, redis: Redis
 ) -> None:
@@ -177,6 +239,11 @@ async def test_replay_and_reprocess_commands(
         cli, python, worker_env, "replay", "s1", "--group", "v2", "--from", start
     )
     assert json.loads(grouped.stdout)["group"] == "v2"
+    side = await asyncio.to_thread(cli, python, worker_env, "worker", "--group", "v2", "--drain")
+    assert side.returncode == 0, side.stderr[-2000:]
+    assert json.loads(side.stdout)["counts"]["s1"] == {"done": 10}  # B's 5 and the 5 replays
+    missing = await asyncio.to_thread(cli, python, worker_env, "worker", "--group", "v3", "--drain")
+    assert missing.returncode == 2 and "has no consumer group 'v3'" in missing.stderr
     again = await asyncio.to_thread(
         cli, python, worker_env, "reprocess", "doc1", "--from-stage", "s1"
     )

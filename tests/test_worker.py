@@ -8,9 +8,12 @@ from pathlib import Path
 import orjson
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from streamproc.client import Client
 from streamproc.config import Settings
+from streamproc.connections import connect_redis
+from streamproc.embedded import start_private_redis
 from streamproc.keys import Keys
 from streamproc.stage import Pipeline
 from streamproc.testing import Probe, chain, read_probe_log
@@ -207,13 +210,16 @@ async def test_dead_consumer_is_removed_only_after_its_pending_entries_were_take
     client = await submit(settings, redis, [Probe(seq=i) for i in range(3)])
     await redis.xgroup_create(keys.stream("s1"), "s1", id="0")
     await redis.xreadgroup("s1", "ghost", {keys.stream("s1"): ">"}, count=2)  # dies holding two
+    await redis.xgroup_create(keys.stream("s1"), "v2", id="$")  # a side group's dead consumer
+    await redis.xreadgroup("v2", "ghost2", {keys.stream("s1"): ">"}, count=1)
     pipeline = chain(1)
     worker = Worker(pipeline, pipeline.stages, settings, redis)
     task = asyncio.create_task(worker.run())
 
     async def ghost_gone() -> bool:
         names = {c["name"] for c in await redis.xinfo_consumers(keys.stream("s1"), "s1")}
-        return b"ghost" not in names
+        side = {c["name"] for c in await redis.xinfo_consumers(keys.stream("s1"), "v2")}
+        return b"ghost" not in names and b"ghost2" not in side
 
     await _until(ghost_gone)
     worker.stop()
@@ -250,3 +256,65 @@ async def test_progress_is_published_once_per_batch_and_handoff_and_on_completio
     await pubsub.aclose()
     assert passed == {"s1": 50, "s2": 49}
     assert (failed, completed) == (1, 1)
+
+
+async def test_shutdown_with_redis_gone_gives_up_after_the_grace_period_and_loses_nothing(
+    make_settings, tmp_path: Path
+) -> None:
+    """The final flush waits for an unreachable Redis only until the grace period ends; the
+    messages it could not hand off stay pending and the next worker finishes them."""
+    server = start_private_redis(tmp_path / "redis", appendfsync="always")
+    redis = connect_redis(server.url)
+    try:
+        settings = make_settings(redis_url=server.url, grace_period=1.0, visibility_timeout=0.5)
+        # The first to finish holds the flush loop in its wait for Redis; the second is left
+        # to the final flush.
+        probes = [Probe(seq=i, action="sleep", seconds=0.4 * i) for i in (1, 2)]
+        client = await submit(settings, redis, probes)
+        worker = Worker(chain(1), chain(1).stages, settings, redis)
+        running = asyncio.create_task(worker.run())
+        stream = Keys(settings.prefix).stream("s1")
+
+        async def read() -> bool:
+            try:
+                return (await redis.xpending(stream, "s1"))["pending"] == 2
+            except ResponseError:  # the worker has not created its group yet
+                return False
+
+        await _until(read)
+        server.kill()  # the handler finishes while Redis is gone
+        worker.stop()
+        async with asyncio.timeout(30):  # a hang guard: without the bound this never returns
+            report = await running
+        assert report.counts["s1"].get("done", 0) == 0
+        server.start()
+        await redis.connection_pool.disconnect()
+        assert (await redis.xpending(stream, "s1"))["pending"] == 2  # AOF kept them, unacked
+        [again] = await drain(chain(1), settings, redis)
+        assert again.counts["s1"] == {"done": 2}
+        assert await _completed(client, "B")
+    finally:
+        await redis.aclose()
+        server.stop()
+
+
+async def test_a_worker_started_before_redis_waits_for_it(make_settings, tmp_path: Path) -> None:
+    server = start_private_redis(tmp_path / "redis", appendfsync="always")
+    redis = connect_redis(server.url)
+    try:
+        settings = make_settings(redis_url=server.url)
+        client = await submit(settings, redis, [Probe(seq=1)])
+        server.stop()
+        running = asyncio.create_task(
+            Worker(chain(1), chain(1).stages, settings, redis).run(drain=True)
+        )
+        await asyncio.sleep(1.0)
+        assert not running.done()  # waiting, not crashed
+        server.start()
+        async with asyncio.timeout(30):
+            report = await running
+        assert report.counts["s1"] == {"done": 1}
+        assert await _completed(client, "B")
+    finally:
+        await redis.aclose()
+        server.stop()

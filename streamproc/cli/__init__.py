@@ -10,13 +10,16 @@ from __future__ import annotations
 import sys
 
 import click
+from redis.exceptions import AuthenticationError, AuthorizationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streamproc.cli.common import fail_cleanly
 from streamproc.cli.dlq import dlq
 from streamproc.cli.engine import run, streams, worker
 from streamproc.cli.replay import replay, reprocess, trace
 from streamproc.cli.retention import trim
-from streamproc.errors import StreamprocError
+from streamproc.errors import ConfigurationError, StreamprocError
 
 
 class _Main(click.Group):
@@ -25,6 +28,12 @@ class _Main(click.Group):
             return super().invoke(ctx)
         except StreamprocError as exc:
             fail_cleanly(exc)
+        except (AuthenticationError, AuthorizationError) as exc:
+            fail_cleanly(ConfigurationError(f"Redis refused the credentials in REDIS_URL: {exc}"))
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            fail_cleanly(
+                ConfigurationError(f"cannot reach Redis ({exc}): is REDIS_URL right and is it up?")
+            )
 
 
 @click.group(

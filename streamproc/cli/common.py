@@ -15,6 +15,8 @@ from streamproc.errors import StreamprocError
 
 T = TypeVar("T")
 
+PIPELINE_HELP = "Pipeline to load as module:attribute (default: STREAMPROC_PIPELINE)."
+
 
 def settings_from(**overrides: object) -> Settings:
     """Settings from the environment, with the command's options (where given) on top."""

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streamproc import deadletters, history
-from streamproc.cli.common import run_async, settings_from
+from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
 from streamproc.connections import connect_redis, redis_url
 from streamproc.deadletters import DeadLetter, Filter
 from streamproc.envelope import now_ms
@@ -23,7 +23,6 @@ from streamproc.stage import load_pipeline
 from streamproc.timespec import to_entry_id
 
 T = TypeVar("T")
-PIPELINE_HELP = "Pipeline to load as module:attribute (default: STREAMPROC_PIPELINE)."
 TIME_HELP = "ISO time, age (30m, 2h, 7d) or stream id."
 
 
@@ -66,6 +65,7 @@ def filters(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--since", help=f"Only dead letters since then ({TIME_HELP})."),
             click.option("--batch", help="Only this batch."),
             click.option("--doc", help="Only this document."),
+            click.option("--group", help="Only those given up by this consumer group."),
             click.option("--pipeline", "pipeline_spec", help=PIPELINE_HELP),
         ]
     ):
@@ -74,11 +74,15 @@ def filters(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def make_filter(
-    error_class: str | None, since: str | None, batch: str | None, doc: str | None
+    error_class: str | None,
+    since: str | None,
+    batch: str | None,
+    doc: str | None,
+    group: str | None,
 ) -> Filter:
     """A :class:`Filter` from the command's options."""
     start = to_entry_id(since, now_ms()) if since else None
-    return Filter(error_class=error_class, since=start, batch=batch, doc=doc)
+    return Filter(error_class=error_class, since=start, batch=batch, doc=doc, group=group)
 
 
 @click.group()

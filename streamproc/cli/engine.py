@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from typing import Any
 
 import click
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
 from streamproc.backlog import StageBacklog, stage_backlog
-from streamproc.cli.common import run_async, settings_from
-from streamproc.connections import connect_redis, redis_url
+from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
+from streamproc.connections import connect_redis, redis_url, text
 from streamproc.errors import ConfigurationError
 from streamproc.keys import Keys
-from streamproc.stage import load_pipeline
+from streamproc.stage import Stage, load_pipeline
 from streamproc.worker import Worker
-
-PIPELINE_HELP = "Pipeline to load as module:attribute (default: STREAMPROC_PIPELINE)."
 
 
 @click.command()
@@ -38,6 +40,11 @@ PIPELINE_HELP = "Pipeline to load as module:attribute (default: STREAMPROC_PIPEL
     type=click.FloatRange(1),
     help="Exit gracefully once resident memory exceeds this.",
 )
+@click.option(
+    "--group",
+    help="Read as this consumer group instead of each stage's own: a new version of a stage "
+    "beside the old one (create it first with `streamproc replay STAGE --group NAME --from T`).",
+)
 def worker(
     stages: tuple[str, ...],
     concurrency: int | None,
@@ -45,6 +52,7 @@ def worker(
     pipeline_spec: str | None,
     max_messages: int | None,
     max_rss_mb: float | None,
+    group: str | None,
 ) -> None:
     """Run one worker process serving STAGES (all stages when none are named).
 
@@ -56,10 +64,14 @@ def worker(
     settings = settings_from(concurrency=concurrency, pipeline=pipeline_spec)
     pipeline = load_pipeline(settings.pipeline)
     selected = pipeline.select(list(stages))
+    if group is not None:
+        selected = [dataclasses.replace(s, group=group) for s in selected]
 
     async def main() -> dict[str, dict[str, int]]:
         redis = connect_redis(redis_url(settings))
         try:
+            if group is not None:
+                await _check_group(redis, Keys(settings.prefix), selected, group)
             w = Worker(pipeline, selected, settings, redis)
             w.install_signal_handlers()
             report = await w.run(drain=drain, max_messages=max_messages, max_rss_mb=max_rss_mb)
@@ -70,6 +82,21 @@ def worker(
     counts = run_async(main())
     if drain:
         click.echo(json.dumps({"counts": counts}))
+
+
+async def _check_group(redis: Redis, keys: Keys, stages: list[Stage[Any]], group: str) -> None:
+    """Refuse a side group that does not exist: creating it at the start of history here
+    would silently re-run everything the stream still holds."""
+    for s in stages:
+        try:
+            groups = await redis.xinfo_groups(keys.stream(s.name))
+        except ResponseError:
+            groups = []
+        if not any(text(g["name"]) == group for g in groups):
+            raise ConfigurationError(
+                f"stage {s.name!r} has no consumer group {group!r}; create it where it should "
+                f"start with `streamproc replay {s.name} --group {group} --from TIME`"
+            )
 
 
 @click.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,11 +11,14 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from streamproc import replay as replaying
-from streamproc.cli.dlq import PIPELINE_HELP, TIME_HELP, check_stage, rate_option, with_redis
+from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
+from streamproc.cli.dlq import TIME_HELP, check_stage, rate_option, with_redis
+from streamproc.connections import connect_redis, redis_url
 from streamproc.envelope import now_ms
 from streamproc.errors import ConfigurationError
 from streamproc.keys import Keys
 from streamproc.replay import Selection
+from streamproc.stage import load_pipeline
 from streamproc.timespec import to_entry_id
 from streamproc.trace import Step, Trace
 from streamproc.trace import trace as read_trace
@@ -98,21 +102,46 @@ def _report(report: replaying.ReplayReport, dry_run: bool) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a timeline.")
 @click.option("--pipeline", "pipeline_spec", help=PIPELINE_HELP)
 def trace(doc: str, as_json: bool, pipeline_spec: str | None) -> None:
-    """Show DOC's path through every stage: entries, pending deliveries, retries, dead letters."""
+    """Show DOC's path through every stage: entries, pending deliveries, retries, dead letters,
+    and what the pipeline stored about it (database rows, where the pipeline reports them)."""
+    settings = settings_from(pipeline=pipeline_spec)
+    pipeline = load_pipeline(settings.pipeline)
 
-    async def work(redis: Redis, keys: Keys, stages: list[str]) -> Trace:
-        return await read_trace(redis, keys, stages, doc)
+    async def main() -> Trace:
+        redis = connect_redis(await asyncio.to_thread(redis_url, settings))
+        try:
+            found = await read_trace(
+                redis, Keys(settings.prefix), [s.name for s in pipeline.stages], doc
+            )
+        finally:
+            await redis.aclose()
+        if pipeline.facts is not None:
+            found.extra.update(await pipeline.facts(settings, doc))
+        return found
 
-    found = with_redis(pipeline_spec, work)
+    found = run_async(main())
     if as_json:
-        click.echo(json.dumps(found.as_dict()))
+        click.echo(json.dumps(found.as_dict(), default=str))
         return
-    if not found.steps:
-        raise ConfigurationError(f"document {doc!r} appears in no stream, dead letter or retry")
+    if not found.steps and not any(found.extra.values()):
+        raise ConfigurationError(
+            f"document {doc!r} appears in no stream, dead letter, retry or stored record"
+        )
     console = Console()
     console.print(f"[bold]trace of {doc}[/bold]")
     for step in found.steps:
         console.print(_line(step), soft_wrap=True, highlight=False)
+    for name, facts in found.extra.items():
+        console.print(f"[bold]{name}[/bold]: {_facts(facts)}", soft_wrap=True, highlight=False)
+
+
+def _facts(facts: Any) -> str:
+    """A pipeline's facts about the document as one line of ``key value`` pairs."""
+    if not facts:
+        return "no record"
+    if not isinstance(facts, dict):
+        return str(facts)
+    return ", ".join(f"{k} {v}" for k, v in facts.items() if v not in (None, "", [], {}))
 
 
 _STYLE = {"entry": "cyan", "dead_letter": "bold red", "delayed": "yellow"}

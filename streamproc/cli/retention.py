@@ -6,14 +6,12 @@ import json
 
 import click
 
-from streamproc.cli.common import run_async, settings_from
+from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
 from streamproc.connections import connect_redis, redis_url
 from streamproc.keys import Keys
 from streamproc.stage import load_pipeline
 from streamproc.trim import TrimPlan
 from streamproc.trim import trim as trim_streams
-
-PIPELINE_HELP = "Pipeline to load as module:attribute (default: STREAMPROC_PIPELINE)."
 
 
 @click.command()
