@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
@@ -20,6 +21,8 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +56,34 @@ def parse_duration(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+_URL_SCHEMES = {
+    "redis_url": ("redis", "rediss", "unix"),
+    "database_url": ("postgresql", "postgres"),
+}
+_NOT_ENCODED = (
+    "is not a valid URL: its port is not a number, or its password holds characters such as "
+    "@ : / ? # % that must be percent-encoded (urllib.parse.quote(password, safe=''))"
+)
+
+
+def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """What makes ``url`` unusable as a server URL, or None; never repeats any part of it.
+
+    A password with reserved characters left unencoded splits the URL in the
+    wrong places, and the client libraries then quote the pieces (as a port, a
+    host) in their errors: so a port that is not a number, a fragment, or an
+    ``@`` after the host is refused here, before any client sees the URL.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        return "must start with " + " or ".join(f"{scheme}://" for scheme in schemes)
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return _NOT_ENCODED
+    after_host = url.partition("//")[2][len(parts.netloc) :]
+    return _NOT_ENCODED if "#" in url or "@" in after_host else None
 
 
 class Settings(BaseSettings):
@@ -91,6 +122,15 @@ class Settings(BaseSettings):
 
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("redis_url", "database_url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and info.field_name is not None:
+            problem = url_problem(value.get_secret_value(), _URL_SCHEMES[info.field_name])
+            if problem is not None:
+                raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _check_timings(self) -> Settings:

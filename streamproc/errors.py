@@ -7,9 +7,11 @@
     └── ProcessingError           raised while handling one message
         ├── RetryableError        try again later, with backoff
         │   └── HandlerTimeout    the handler ran past its time limit
-        └── PermanentError        dead-letter now: retrying cannot help
-            ├── InvalidMessage    the stream entry or its payload is malformed
-            └── PoisonMessage     delivered more than max_deliveries times
+        ├── PermanentError        dead-letter now: retrying cannot help
+        │   ├── InvalidMessage    the stream entry or its payload is malformed
+        │   └── PoisonMessage     delivered more than max_deliveries times
+        └── LeaseLost             another consumer took the message over: drop
+                                  this delivery, acknowledging nothing
 
 Library errors are translated at the boundary (``raise ... from exc``):
 timeouts, connection errors and HTTP 429/5xx become ``RetryableError``;
@@ -51,3 +53,8 @@ class InvalidMessage(PermanentError):
 
 class PoisonMessage(PermanentError):
     """A message was delivered more than ``max_deliveries`` times without finishing."""
+
+
+class LeaseLost(ProcessingError):
+    """Another consumer holds the message now (this process was stalled past the
+    visibility timeout); a stage raises it instead of writing over that one's results."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -37,6 +37,8 @@ class Runtime:
     stopping: asyncio.Event
     halted: asyncio.Event
     resources: Any = None
+    retry_scheduled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when this process put a message in a delayed set: the promoter looks again."""
 
     async def sleep(self, seconds: float) -> bool:
         """Sleep, waking early when the worker stops; True if it is stopping."""

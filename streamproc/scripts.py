@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from streamproc import ids as stream_ids
 from streamproc.keys import Keys
@@ -108,6 +108,12 @@ class Scripts:
         return results
 
     async def _send(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        if len(calls) == 1:  # most flushes at low rates: no pipeline to build
+            c = calls[0]
+            try:
+                return [await self.redis.evalsha(self._sha[c.name], len(c.keys), *c.keys, *c.args)]
+            except ResponseError as exc:  # NoScriptError included: run() reloads and resends
+                return [exc]
         pipe = self.redis.pipeline(transaction=False)
         for c in calls:
             pipe.evalsha(self._sha[c.name], len(c.keys), *c.keys, *c.args)
@@ -174,7 +180,8 @@ class Scripts:
         return ScriptCall("dead_letter", keys, [group, id, batch, doc, stage, now, *entry])
 
     def promote(self, *, stage: str, now: int, limit: int = 500) -> ScriptCall:
-        """Move the stage's due delayed entries back into its stream."""
+        """Move the stage's due delayed entries back into its stream; returns how many moved
+        and when the next one is due (epoch ms, -1 for none)."""
         return ScriptCall(
             "promote", [self.keys.delayed(stage), self.keys.stream(stage)], [now, limit]
         )

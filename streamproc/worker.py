@@ -20,10 +20,12 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, AuthorizationError
 
 from streamproc import envelope, janitor
 from streamproc.config import Settings
 from streamproc.connections import text
+from streamproc.errors import ConfigurationError
 from streamproc.keys import Keys
 from streamproc.logs import get_logger
 from streamproc.runner import REDIS_DOWN, StageRunner
@@ -32,6 +34,9 @@ from streamproc.scripts import Scripts
 from streamproc.stage import Pipeline, Stage
 
 DRAIN_BLOCK_MS = 50
+# The longest the promoter sleeps with nothing of its own due: how late it may notice a
+# retry another worker scheduled (and then died before promoting).
+PROMOTE_IDLE = 1.0
 DRAIN_POLL = 0.02
 
 
@@ -103,6 +108,8 @@ class Worker:
         supervisor starts a fresh process (recycling).
         """
         self._limits = (max_messages, max_rss_mb)
+        if not await self._wait_for_redis():
+            return Report({s.name: {} for s in self.stages})
         async with self.pipeline.lifespan(self.settings) as resources:
             rt = Runtime(
                 self.redis,
@@ -121,6 +128,29 @@ class Worker:
                     await r.ensure_group()
                 await self._serve(tg, rt, drain)
         return Report({r.stage.name: dict(r.counts) for r in self.runners})
+
+    async def _wait_for_redis(self) -> bool:
+        """Wait until Redis answers (a worker may start before it); False if stopped first.
+        Refused credentials are a configuration error, not something to wait out."""
+        delay, waited = 0.1, False
+        while not self.stopping.is_set():
+            try:
+                await self.redis.ping()
+            except (AuthenticationError, AuthorizationError) as exc:
+                raise ConfigurationError(
+                    f"Redis refused the credentials in REDIS_URL: {exc}; fix the user or password"
+                ) from None
+            except REDIS_DOWN as exc:
+                if not waited:
+                    self.log.warning("waiting_for_redis", error=str(exc))
+                waited = True
+                await sleep_unless(self.stopping, delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if waited:
+                self.log.info("redis_reachable")
+            return True
+        return False
 
     async def _serve(self, tg: asyncio.TaskGroup, rt: Runtime, drain: bool) -> None:
         block = min(self.settings.block_ms, DRAIN_BLOCK_MS) if drain else self.settings.block_ms
@@ -158,7 +188,7 @@ class Worker:
                 t.cancel()
         await asyncio.sleep(0)
         for r in self.runners:
-            await r.flush()
+            await self._final_flush(r, deadline)
         self.halted.set()
         for r in self.runners:
             r.wake_all()
@@ -167,15 +197,39 @@ class Worker:
         await self._forget_heartbeat()
         self.log.info("worker_stopped", left_pending=cancelled)
 
+    async def _final_flush(self, runner: StageRunner, deadline: float) -> None:
+        """Send what finished, waiting for an unreachable Redis only until the grace period
+        ends (at least a second): whatever is not sent stays pending and is reclaimed."""
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 1.0)):
+                await runner.flush()
+        except TimeoutError:
+            self.log.warning("final_flush_abandoned", stage=runner.stage.name)
+
     async def _promote_loop(self, rt: Runtime) -> None:
+        """Move due retries back into their streams, sleeping until the next one is due (at
+        most ``PROMOTE_IDLE`` s, to notice other workers' retries; at least the promote
+        interval) or until this process schedules one. While Redis is unreachable it says
+        so once and backs off."""
+        interval = self.settings.promote_interval
+        idle = max(PROMOTE_IDLE, interval)
+        failing = False
         while not self.halted.is_set():
             now = envelope.now_ms()
             calls = [rt.scripts.promote(stage=s.name, now=now) for s in self.stages]
+            rt.retry_scheduled.clear()
             try:
-                await rt.scripts.run(calls)
+                results = await rt.scripts.run(calls)
             except REDIS_DOWN as exc:
-                self.log.warning("promote_failed", error=str(exc))
-            await asyncio.sleep(self.settings.promote_interval)
+                if not failing:
+                    self.log.warning("promote_failed", error=str(exc))
+                failing = True
+                await asyncio.sleep(idle)
+                continue
+            failing = False
+            due = [int(r[1]) for r in results if int(r[1]) >= 0]
+            delay = min(idle, (min(due) - now) / 1000) if due else idle
+            await sleep_unless(rt.retry_scheduled, max(delay, interval))
 
     async def _heartbeat_loop(self) -> None:
         record = {

@@ -47,23 +47,24 @@ async def test_worker_killed_mid_batch_loses_nothing_and_forwards_each_message_o
     }
     client = Client(redis, Keys(prefix))
     probes = [
-        (f"doc{i}", Probe(seq=i, action="sleep", seconds=0.01, at_stage="s2")) for i in range(600)
+        (f"doc{i}", Probe(seq=i, action="sleep", seconds=0.05, at_stage="s2")) for i in range(600)
     ]
     await client.submit("s1", probes, batch="B")
-    workers = [
-        spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:three")
-        for _ in range(3)
-    ]
-    victim = workers[0]
+    # The victim runs alone until it is well into stage s2, so it is the one
+    # holding work when it dies (with all three started at once, the other two
+    # could drain the batch before a slow-starting victim read anything).
+    victim = spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:three")
 
     async def victim_busy() -> bool:
-        return (
-            sum(1 for stage, _, _, pid in probe_rows(env) if pid == victim.pid and stage == "s2")
-            >= 30
-        )
+        return sum(1 for stage, _, _, _ in probe_rows(env) if stage == "s2") >= 30
 
     await until(victim_busy)
     victim.send_signal(signal.SIGKILL)
+    assert victim.wait(timeout=30) == -signal.SIGKILL
+    held = (await redis.xpending(Keys(prefix).stream("s2"), "s2"))["pending"]
+    assert held > 0, "the victim must die holding unacknowledged entries"
+    for _ in range(2):
+        spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:three")
     await until(lambda: completed(client, "B"))
     status = await client.status("B")
     assert status is not None and (status.done, status.failed) == (600, 0)
@@ -72,7 +73,6 @@ async def test_worker_killed_mid_batch_loses_nothing_and_forwards_each_message_o
         assert len(docs) == 600 and len(set(docs)) == 600, f"{stage} forwarded a message twice"
     events = await redis.xrange(Keys(prefix).events)
     assert [f[b"batch"] for _, f in events if f[b"type"] == b"batch_completed"] == [b"B"]
-    assert victim.wait() == -signal.SIGKILL
 
 
 async def test_slow_but_alive_worker_keeps_its_lease(
@@ -218,16 +218,23 @@ def test_help_documents_every_command(python: str) -> None:
 def test_bad_configuration_is_refused_with_the_setting_named(
     python: str, worker_env: dict[str, str]
 ) -> None:
-    env = worker_env | {"STREAMPROC_VISIBILITY_TIMEOUT": "soon"}
-    out = subprocess.run(
-        [python, "-m", "streamproc", "worker", "--pipeline", "streamproc.testing:one"],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
+    def refused(command: str, **env: str) -> str:
+        out = subprocess.run(
+            [python, "-m", "streamproc", command, "--pipeline", "streamproc.testing:one"],
+            check=False,
+            env=worker_env | env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+        return out.stderr
+
+    assert "STREAMPROC_VISIBILITY_TIMEOUT" in refused(
+        "worker", STREAMPROC_VISIBILITY_TIMEOUT="soon"
     )
-    assert out.returncode == 2
-    assert "STREAMPROC_VISIBILITY_TIMEOUT" in out.stderr and "Traceback" not in out.stderr
+    unreachable = refused("streams", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    assert "cannot reach Redis" in unreachable and "REDIS_URL" in unreachable
 
 
 async def test_streams_command_reports_backlog_pending_and_dead_letters(

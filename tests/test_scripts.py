@@ -133,8 +133,8 @@ async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_return
         (orjson.dumps(["d", "doc0", "a", "1"]), 1000.0)
     ]
     assert await redis.hget(keys.batch("B"), "retried:a") == b"1"
-    assert await scripts.call(scripts.promote(stage="a", now=999)) == 0
-    assert await scripts.call(scripts.promote(stage="a", now=1000)) == 1
+    assert await scripts.call(scripts.promote(stage="a", now=999)) == [0, 1000]
+    assert await scripts.call(scripts.promote(stage="a", now=1000)) == [1, -1]
     last = await redis.xrevrange(keys.stream("a"), count=1)
     assert last[0][1] == {b"d": b"doc0", b"a": b"1"}
     assert await redis.zcard(keys.delayed("a")) == 0
@@ -186,7 +186,10 @@ async def test_scripts_are_reloaded_after_the_server_forgets_them(setup, redis: 
     scripts, _ = setup
     await redis.script_flush()
     call = scripts.enqueue(stage="a", batch="B", docs=[("x", ["d", "x"])], now=1)
-    assert await scripts.call(call) == 1
+    assert await scripts.call(call) == 1  # one call: sent on its own
+    await redis.script_flush()
+    more = [scripts.enqueue(stage="a", batch="B", docs=[(d, ["d", d])], now=1) for d in "yz"]
+    assert await scripts.run(more) == [1, 1]  # several: one pipeline
 
 
 async def test_claim_takes_over_idle_entries_without_counting_a_delivery(

@@ -23,7 +23,7 @@ from consumers.resources import Resources, open_resources
 from consumers.settings import load_pipeline_settings
 from consumers.sources import expand
 from consumers.stages import chunk, entities, ocr, relationships, resolve
-from consumers.stages.common import DocumentRef
+from consumers.stages.common import DocumentRef, recording_failures
 from consumers.stages.extractors import make_extractor
 from consumers.stages.ocr import OcrInput
 from consumers.stages.resolve import resolve_document
@@ -287,6 +287,19 @@ async def test_a_transient_failure_is_recorded_only_on_the_last_attempt(
         assert record is not None
         statuses.append(record.status)
     assert statuses == ["queued", "queued", "failed"]
+
+
+async def test_a_failure_that_cannot_be_recorded_is_retried_instead_of_dead_lettered(
+    resources: Resources,
+) -> None:
+    async def refuses(msg: DocumentRef, ctx: Context) -> None:
+        raise PermanentError("unreadable")
+
+    handle = recording_failures("ocr", refuses)
+    await resources.pool.close()  # PostgreSQL out of reach while the failure is recorded
+    with pytest.raises(RetryableError, match="could not record that ocr failed") as raised:
+        await handle(DocumentRef(document_id="dgone"), context(resources, "ocr", "dgone"))
+    assert isinstance(raised.value.__cause__, PermanentError)
 
 
 async def test_a_later_stage_without_its_input_rows_fails_permanently(

@@ -30,7 +30,7 @@ async def handle(msg: DocumentRef, ctx: Context) -> DocumentRef:
         )
     size, overlap = res.settings.chunk_size, res.settings.chunk_overlap
     chunks = await asyncio.to_thread(chunk_pages, pages, size, overlap)
-    await save_chunks(res.pool, msg.document_id, chunks)
+    await save_chunks(res.pool, msg.document_id, chunks, ctx.holds)
     return msg
 
 

@@ -6,7 +6,6 @@ mentions travel through PostgreSQL, never through Redis.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from typing import TypeVar
 
@@ -14,7 +13,13 @@ from pydantic import BaseModel, Field
 
 from consumers.resources import Resources
 from consumers.storage.documents import mark_failed
-from streamproc.errors import ConfigurationError, PermanentError, ProcessingError
+from streamproc.errors import (
+    ConfigurationError,
+    LeaseLost,
+    PermanentError,
+    ProcessingError,
+    RetryableError,
+)
 from streamproc.stage import Context, Handler, Result
 
 DOCUMENT_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -50,6 +55,8 @@ def recording_failures(stage: str, handler: Handler[In]) -> Handler[In]:
     async def handle(msg: In, ctx: Context) -> Result:
         try:
             return await handler(msg, ctx)
+        except LeaseLost:
+            raise  # the worker that took the message over records its outcome
         except Exception as exc:
             if _final(exc, ctx) and isinstance(ctx.resources, Resources):
                 await _record(ctx.resources, ctx.doc, stage, exc)
@@ -66,6 +73,15 @@ def _final(exc: Exception, ctx: Context) -> bool:
 
 
 async def _record(resources: Resources, document: str, stage: str, exc: Exception) -> None:
-    # The original error matters more than a failure to record it.
-    with contextlib.suppress(ProcessingError, OSError):
+    """Mark the document failed; if PostgreSQL is away for now, have the message retried.
+
+    Dead-lettering it unrecorded would leave its row ``queued`` for good, so a
+    retryable failure to record becomes the message's error; a permanent one is
+    ignored, as the original error matters more.
+    """
+    try:
         await mark_failed(resources.pool, document, stage, str(exc) or type(exc).__name__)
+    except RetryableError as unrecorded:
+        raise RetryableError(f"could not record that {stage} failed: {unrecorded}") from exc
+    except (ProcessingError, OSError):
+        pass

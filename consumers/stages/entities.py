@@ -81,7 +81,7 @@ async def handle(msg: DocumentRef, ctx: Context) -> DocumentRef:
     spans = await load_page_spans(res.pool, msg.document_id)
     merged = await document_mentions(res, msg.document_id)
     stored = stored_mentions(msg.document_id, merged, spans, res.extractor.version)
-    await save_mentions(res.pool, msg.document_id, stored)
+    await save_mentions(res.pool, msg.document_id, stored, ctx.holds)
     return msg
 
 

@@ -1,10 +1,10 @@
 """The ocr stage: a document's original bytes -> its pages of text, stored in PostgreSQL.
 
 Text extraction (PDF text layers, tesseract for scans, DOCX, HTML, XML,
-plain text, images) runs in a worker thread; PDFium calls are serialised by
-``consumers.text`` and tesseract runs as a child process, so several
-documents still overlap. A document that cannot be read is dead-lettered
-with the reason; so is one intake already refused (``rejected``).
+plain text, images) runs in a child process per document, under a memory
+cap (``consumers.text.isolation``), so several documents overlap and none
+can exhaust or crash the worker. A document that cannot be read is
+dead-lettered with the reason; so is one intake already refused (``rejected``).
 
 With ``STREAMPROC_OCR_PROVIDER=textract``, PDFs and TIFF, JPEG and PNG images
 go to AWS Textract instead (``consumers.ocr``): the first call starts a job
@@ -14,7 +14,6 @@ are ready; the message carries the job (``textract``) between calls.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -28,7 +27,7 @@ from consumers.stages.common import DOCUMENT_ID, DocumentRef, recording_failures
 from consumers.storage.content import save_pages
 from consumers.storage.documents import get_document
 from consumers.storage.records import DocumentRecord, storable
-from consumers.text import read_document
+from consumers.text import read_isolated
 from streamproc.errors import PermanentError
 from streamproc.stage import Context, Defer, Stage
 
@@ -71,7 +70,7 @@ async def handle(msg: OcrInput, ctx: Context) -> DocumentRef | Defer:
             f"document {msg.document_id} has no stored original: submit its file again"
         )
     if msg.textract is not None:
-        return await _poll_textract(res, doc, msg, msg.textract)
+        return await _poll_textract(res, doc, msg, msg.textract, ctx)
     data = await res.store.get(doc.object_key)
     if res.settings.ocr_provider == "textract":
         job = await _named(
@@ -80,19 +79,19 @@ async def handle(msg: OcrInput, ctx: Context) -> DocumentRef | Defer:
         if job is not None:
             return _poll_later(res, msg, job)
     kind, pages = await _named(
-        doc.source, asyncio.to_thread(read_document, data, doc.source, limits=res.settings.limits())
+        doc.source, read_isolated(data, doc.source, limits=res.settings.limits())
     )
-    return await _save(res, doc.id, kind.value, pages)
+    return await _save(res, doc.id, kind.value, pages, ctx)
 
 
 async def _poll_textract(
-    res: Resources, doc: DocumentRecord, msg: OcrInput, job: TextractJob
+    res: Resources, doc: DocumentRecord, msg: OcrInput, job: TextractJob, ctx: Context
 ) -> DocumentRef | Defer:
     """Ask Textract about the document's job once: store its pages, or poll again later."""
     found = await _named(doc.source, poll_job(res, job))
     if isinstance(found, TextractJob):
         return _poll_later(res, msg, found)
-    return await _save(res, doc.id, job.kind, found)
+    return await _save(res, doc.id, job.kind, found, ctx)
 
 
 def _poll_later(res: Resources, msg: OcrInput, job: TextractJob) -> Defer:
@@ -107,10 +106,12 @@ async def _named(source: str, work: Awaitable[T]) -> T:
         raise PermanentError(f"{source}: {exc}") from exc
 
 
-async def _save(res: Resources, document: str, kind: str, pages: list[Page]) -> DocumentRef:
+async def _save(
+    res: Resources, document: str, kind: str, pages: list[Page], ctx: Context
+) -> DocumentRef:
     pages = [Page(p.number, storable(p.text), p.ocr) for p in pages]
     _, spans = join_pages(pages)
-    await save_pages(res.pool, document, kind, pages, spans)
+    await save_pages(res.pool, document, kind, pages, spans, holds=ctx.holds)
     return DocumentRef(document_id=document)
 
 

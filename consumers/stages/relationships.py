@@ -24,7 +24,7 @@ async def handle(msg: DocumentRef, ctx: Context) -> None:
     mentions = await load_resolved(res.pool, msg.document_id)
     chunks = await load_chunks(res.pool, msg.document_id)
     edges = await asyncio.to_thread(build_edges, msg.document_id, mentions, chunks)
-    await save_relationships(res.pool, msg.document_id, edges, stage=NAME)
+    await save_relationships(res.pool, msg.document_id, edges, stage=NAME, holds=ctx.holds)
 
 
 STAGE = Stage(NAME, DocumentRef, recording_failures(NAME, handle))

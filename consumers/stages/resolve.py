@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from consumers.stages.common import DocumentRef, recording_failures, resources_of
 from consumers.stages.resolution import Keyed, keyed_mentions, plan
 from consumers.storage.db import Pool, transaction
+from consumers.storage.documents import Holds
 from consumers.storage.entities import Block, candidates, insert_entities, lock_blocks
 from consumers.storage.mentions import assign_entities, load_mentions
 from streamproc.stage import Context, Stage
@@ -26,7 +27,7 @@ NAME = "resolve"
 BLOCKS_PER_TRANSACTION = 32
 
 
-async def resolve_document(pool: Pool, document: str) -> dict[str, str]:
+async def resolve_document(pool: Pool, document: str, holds: Holds | None = None) -> dict[str, str]:
     """Resolve the document's mentions; returns mention id -> entity id."""
     rows = await load_mentions(pool, document)
     by_block: dict[Block, list[Keyed]] = defaultdict(list)
@@ -38,7 +39,7 @@ async def resolve_document(pool: Pool, document: str) -> dict[str, str]:
         window = blocks[at : at + BLOCKS_PER_TRANSACTION]
         members = [k for block in window for k in by_block[block]]
         assigned.update(await _resolve_blocks(pool, window, members))
-    await assign_entities(pool, document, assigned)
+    await assign_entities(pool, document, assigned, holds)
     return assigned
 
 
@@ -55,7 +56,7 @@ async def _resolve_blocks(
 
 async def handle(msg: DocumentRef, ctx: Context) -> DocumentRef:
     """Link the document's mentions to canonical entities."""
-    await resolve_document(resources_of(ctx).pool, msg.document_id)
+    await resolve_document(resources_of(ctx).pool, msg.document_id, ctx.holds)
     return msg
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from consumers.chunking import PageSpan
 from consumers.model import Chunk, Page
 from consumers.storage.db import Pool, transaction
-from consumers.storage.documents import finish_stage, lock_document
+from consumers.storage.documents import Holds, finish_stage, lock_document
 from consumers.storage.records import text_sha256
 
 _INSERT_PAGES = """
@@ -34,11 +34,17 @@ ON CONFLICT (document_id, index) DO UPDATE SET start_offset = EXCLUDED.start_off
 
 
 async def save_pages(
-    pool: Pool, document: str, kind: str, pages: Sequence[Page], spans: Sequence[PageSpan]
+    pool: Pool,
+    document: str,
+    kind: str,
+    pages: Sequence[Page],
+    spans: Sequence[PageSpan],
+    *,
+    holds: Holds | None = None,
 ) -> None:
     """Replace the document's pages; ``spans`` locate them in the joined text."""
     async with transaction(pool) as conn:
-        await lock_document(conn, document)
+        await lock_document(conn, document, holds)
         await conn.execute("DELETE FROM pages WHERE document_id = $1", document)
         await conn.execute(
             _INSERT_PAGES,
@@ -80,10 +86,12 @@ async def load_page_spans(pool: Pool, document: str) -> list[PageSpan]:
     return [(row["number"], row["start_offset"], row["end_offset"]) for row in rows]
 
 
-async def save_chunks(pool: Pool, document: str, chunks: Sequence[Chunk]) -> None:
+async def save_chunks(
+    pool: Pool, document: str, chunks: Sequence[Chunk], holds: Holds | None = None
+) -> None:
     """Replace the document's chunks."""
     async with transaction(pool) as conn:
-        await lock_document(conn, document)
+        await lock_document(conn, document, holds)
         await conn.execute("DELETE FROM chunks WHERE document_id = $1", document)
         await conn.execute(
             _INSERT_CHUNKS,

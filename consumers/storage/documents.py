@@ -9,9 +9,14 @@ progress; these columns let a person look one document up.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from consumers.storage.db import Connection, Pool, transaction
 from consumers.storage.records import DocumentRecord, NewDocument
-from streamproc.errors import PermanentError
+from streamproc.errors import LeaseLost, PermanentError
+
+Holds = Callable[[], Awaitable[bool]]
+"""Whether the writer still holds its message (``Context.holds``): checked under the lock."""
 
 _UPSERT_DOCUMENT = """
 INSERT INTO documents (id, sha256, source, kind, size, object_key)
@@ -59,14 +64,19 @@ async def get_document(pool: Pool, document: str) -> DocumentRecord | None:
     return None if row is None else DocumentRecord(**dict(row))
 
 
-async def lock_document(conn: Connection, document: str) -> None:
+async def lock_document(conn: Connection, document: str, holds: Holds | None = None) -> None:
     """Lock the document's row for this transaction, so stage writes for it run one at a time.
 
-    Raises ``PermanentError`` when the document is unknown.
+    Raises ``PermanentError`` when the document is unknown, and ``LeaseLost`` when
+    ``holds()`` says another worker took the message over: that one's write, and
+    what later stages built on it, must stand. (Asked under the lock, the answer
+    holds until commit: the other worker's write for this stage waits for the lock.)
     """
     found = await conn.fetchval("SELECT 1 FROM documents WHERE id = $1 FOR UPDATE", document)
     if found is None:
         raise PermanentError(f"document {document} is not in the database: submit its file again")
+    if holds is not None and not await holds():
+        raise LeaseLost(f"another worker took over the message of document {document}")
 
 
 async def finish_stage(conn: Connection, document: str, stage: str, *, done: bool = False) -> None:

@@ -10,7 +10,7 @@ import orjson
 from consumers.graph import ResolvedMention
 from consumers.model import EntityType, Mention
 from consumers.storage.db import Pool, transaction
-from consumers.storage.documents import finish_stage, lock_document
+from consumers.storage.documents import Holds, finish_stage, lock_document
 from consumers.storage.records import StoredMention
 
 _INSERT = """
@@ -36,12 +36,14 @@ WHERE document_id = $1 ORDER BY start_offset, end_offset, type
 """
 
 
-async def save_mentions(pool: Pool, document: str, mentions: Sequence[StoredMention]) -> None:
+async def save_mentions(
+    pool: Pool, document: str, mentions: Sequence[StoredMention], holds: Holds | None = None
+) -> None:
     """Replace the document's mentions (unresolved until the resolve stage runs)."""
     rows = [_row(m) for m in mentions]
     columns = [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * 9
     async with transaction(pool) as conn:
-        await lock_document(conn, document)
+        await lock_document(conn, document, holds)
         await conn.execute("DELETE FROM mentions WHERE document_id = $1", document)
         await conn.execute(_INSERT, document, *columns)
         await finish_stage(conn, document, "entities")
@@ -80,10 +82,12 @@ async def load_resolved(pool: Pool, document: str) -> list[ResolvedMention]:
     ]
 
 
-async def assign_entities(pool: Pool, document: str, assigned: Mapping[str, str]) -> None:
+async def assign_entities(
+    pool: Pool, document: str, assigned: Mapping[str, str], holds: Holds | None = None
+) -> None:
     """Link the document's mentions to entities (mention id -> entity id); others to none."""
     async with transaction(pool) as conn:
-        await lock_document(conn, document)
+        await lock_document(conn, document, holds)
         await conn.execute("UPDATE mentions SET entity_id = NULL WHERE document_id = $1", document)
         await conn.execute(_ASSIGN, document, list(assigned), list(assigned.values()))
         await finish_stage(conn, document, "resolve")

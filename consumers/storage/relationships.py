@@ -8,7 +8,7 @@ import orjson
 
 from consumers.graph import Edge
 from consumers.storage.db import Pool, transaction
-from consumers.storage.documents import finish_stage, lock_document
+from consumers.storage.documents import Holds, finish_stage, lock_document
 
 _INSERT = """
 INSERT INTO relationships (document_id, id, type, source, target, attrs)
@@ -21,11 +21,16 @@ ON CONFLICT (document_id, id) DO UPDATE SET type = EXCLUDED.type, source = EXCLU
 
 
 async def save_relationships(
-    pool: Pool, document: str, edges: Sequence[Edge], *, stage: str = "relationships"
+    pool: Pool,
+    document: str,
+    edges: Sequence[Edge],
+    *,
+    stage: str = "relationships",
+    holds: Holds | None = None,
 ) -> None:
     """Replace the document's edges and mark the document done."""
     async with transaction(pool) as conn:
-        await lock_document(conn, document)
+        await lock_document(conn, document, holds)
         await conn.execute("DELETE FROM relationships WHERE document_id = $1", document)
         await conn.execute(
             _INSERT,
