@@ -40,6 +40,9 @@ class PipelineSettings(BaseSettings):
     max_bytes: int = Field(default=200 * _MIB, gt=0)
     max_pages: int = Field(default=2_000, gt=0)
     max_ocr_pages: int = Field(default=500, gt=0)
+    max_pixels: int = Field(default=40_000_000, gt=0)
+    max_markup_bytes: int = Field(default=32 * _MIB, gt=0)
+    max_document_memory: int = Field(default=1024 * _MIB, gt=0)
     ocr_dpi: int = Field(default=300, ge=72, le=1200)
     ocr_language: str = "eng"
     tesseract_timeout: float = Field(default=120.0, gt=0)
@@ -75,6 +78,9 @@ class PipelineSettings(BaseSettings):
             max_bytes=self.max_bytes,
             max_pages=self.max_pages,
             max_ocr_pages=self.max_ocr_pages,
+            max_pixels=self.max_pixels,
+            max_markup_bytes=self.max_markup_bytes,
+            max_document_memory=self.max_document_memory,
             ocr_dpi=self.ocr_dpi,
             ocr_language=self.ocr_language,
             tesseract_timeout=self.tesseract_timeout,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 
 import docx
@@ -30,6 +31,20 @@ _HIDDEN = {
 _SIMPLE = {f"{_W}tab": "\t", f"{_W}cr": "\n", f"{_W}noBreakHyphen": "-"}
 _PAGE_BREAK = None  # marker in the inline stream
 _Piece = str | None
+# What a damaged zip raises while it is listed or inflated: a flipped bit can
+# corrupt a deflate stream, a version field or a compression method.
+_ZIP_DAMAGE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,  # a member flagged as encrypted
+    KeyError,
+    ValueError,
+    OSError,
+)
+# The parts python-docx parses into XML trees; media and embedded files stay bytes.
+_MARKUP_SUFFIXES = (".xml", ".rels")
 
 
 def docx_pages(data: bytes, limits: Limits) -> list[Page]:
@@ -49,19 +64,20 @@ def docx_pages(data: bytes, limits: Limits) -> list[Page]:
 def _check_unpacked_size(data: bytes, limits: Limits) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            members = archive.infolist()
+    except _ZIP_DAMAGE as exc:
         raise PermanentError(_damaged(exc)) from exc
-    # A zip bomb declares its true size; refuse it before anything inflates it.
-    limits.check_size(unpacked, "DOCX document, unpacked,")
+    # A zip bomb declares its true size, or inflates no further than the size it
+    # declares (zipfile stops there): refuse it before anything inflates it.
+    limits.check_size(sum(m.file_size for m in members), "DOCX document, unpacked,")
+    markup = sum(m.file_size for m in members if m.filename.lower().endswith(_MARKUP_SUFFIXES))
+    limits.check_markup(markup, "DOCX document")
 
 
 def _open(data: bytes) -> docx.document.Document:
     try:
         return docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise PermanentError(_damaged(exc)) from exc
-    except etree.XMLSyntaxError as exc:
+    except (PackageNotFoundError, etree.XMLSyntaxError, *_ZIP_DAMAGE) as exc:
         raise PermanentError(_damaged(exc)) from exc
 
 

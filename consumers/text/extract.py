@@ -82,6 +82,11 @@ def read_document(
     return kind, extract_pages(data, kind, limits=limits)
 
 
+def label(kind: DocumentKind) -> str:
+    """How messages name a document of ``kind`` ("PDF", "DOCX document", ...)."""
+    return _LABELS.get(kind, "document")
+
+
 def _no_text(kind: DocumentKind, pages: list[Page]) -> str:
     label = _LABELS[kind]
     if any(page.ocr for page in pages):

@@ -40,7 +40,7 @@ _XML_DROPPED = frozenset({"page-number"})
 
 def html_pages(data: bytes, limits: Limits) -> list[Page]:
     """Return the visible text of an HTML document as one page."""
-    del limits
+    limits.check_markup(len(data), "HTML document")
     # Decoded here, where the charset rules are ours, then handed to libxml2 as UTF-8.
     utf8 = decode_text(data, declared=html_charset(data)).encode("utf-8")
     parser = html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
@@ -53,7 +53,7 @@ def html_pages(data: bytes, limits: Limits) -> list[Page]:
 
 def xml_pages(data: bytes, limits: Limits) -> list[Page]:
     """Return the text content of an XML document (CAP casebody, RSS, ...) as one page."""
-    del limits
+    limits.check_markup(len(data), "XML document")
     # No DTDs, no external entities, no network: XML from outside is hostile until proven not.
     parser = etree.XMLParser(
         resolve_entities=False,

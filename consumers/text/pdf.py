@@ -116,6 +116,7 @@ def _text_layer(document: pdfium.PdfDocument, index: int) -> str | None:
 
 def _ocr_page(document: pdfium.PdfDocument, index: int, limits: Limits) -> str:
     with _page(document, index) as page:
+        _check_images(page, index, limits)
         scan = _render(page, limits)
     what = f"page {index + 1} of the PDF"
     return tidy(recognize(scan.image, dpi=scan.dpi, limits=limits, what=what))
@@ -145,6 +146,14 @@ def _load_page(document: pdfium.PdfDocument, index: int) -> pdfium.PdfPage:
             f"page {index + 1} of the PDF is damaged and cannot be loaded ({exc}): "
             "export or download it again and submit the new copy"
         ) from exc
+
+
+def _check_images(page: pdfium.PdfPage, index: int, limits: Limits) -> None:
+    """Refuse a page embedding an image over ``max_pixels``: PDFium decodes it whole to render."""
+    for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]):
+        if isinstance(image, pdfium.PdfImage):
+            width, height = image.get_px_size()
+            limits.check_pixels(width, height, f"an image on page {index + 1} of the PDF")
 
 
 def _render(page: pdfium.PdfPage, limits: Limits) -> _Scan:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
 from enum import StrEnum
 
@@ -30,6 +31,10 @@ _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _WORD_STREAM = "WordDocument".encode("utf-16-le")
 _WORDPERFECT_MAGIC = b"\xffWPC"
 _ZIP_MAGIC = b"PK\x03\x04"
+# A local file header: signature, 22 bytes of versions, flags, method, times,
+# CRC and sizes, then the lengths of the name and the extra field.
+_LOCAL_HEADER = re.compile(re.escape(_ZIP_MAGIC) + rb".{22}(..)..", re.DOTALL)
+_LOCAL_HEADERS_WINDOW = 64 * 1024
 _IMAGE_MAGICS = (
     b"\x89PNG\r\n\x1a\n",
     b"\xff\xd8\xff",  # JPEG
@@ -100,8 +105,20 @@ def _is_docx(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return "word/document.xml" in archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return False
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
+        # No readable central directory (a truncated upload): the local headers
+        # at the front still name the parts, and a Word document is damaged, not a zip.
+        return any(name.startswith(b"word/") for name in _local_names(data))
+
+
+def _local_names(data: bytes) -> list[bytes]:
+    """The member names of the local file headers in the first bytes of a zip."""
+    head = data[:_LOCAL_HEADERS_WINDOW]
+    names = []
+    for header in _LOCAL_HEADER.finditer(head):
+        (length,) = struct.unpack("<H", header.group(1))
+        names.append(head[header.end() : header.end() + length])
+    return names
 
 
 def _is_webp(head: bytes) -> bool:
