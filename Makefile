@@ -34,9 +34,25 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The engine beside a raw redis-py loop (throughput, paced latency), the peer
+# frameworks beside both, and the document pipeline; tables printed, JSON in
+# bench/results/. The peers run from a virtualenv of their own (.venv-peers):
+# their pins hold redis-py at 5.x, which streamproc itself need not live with.
+PEERS_VENV := .venv-peers
+
 bench: $(STAMP)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,profile]'
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python -m bench.engine
+	STREAMPROC_PEERS_PYTHON=$(PEERS_VENV)/bin/python $(BIN)/python -m bench.peers
+	$(BIN)/python -m bench.pipeline
+
+# A few hundred documents through real workers for a few minutes of SIGKILLs,
+# SIGSTOPs and Redis and PostgreSQL restarts, then every guarantee checked
+# (make test runs a short one: tests/test_chaos.py).
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos --json bench/results/chaos.json
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) build dist .pytest_cache .mypy_cache .ruff_cache

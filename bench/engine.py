@@ -13,8 +13,10 @@ invocation against the same private Redis, and reported as a ratio to it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -24,6 +26,7 @@ from typing import Any
 import uvloop
 from redis.asyncio import Redis
 
+from streamproc import logs
 from streamproc.client import Client
 from streamproc.config import load_settings
 from streamproc.connections import connect_redis
@@ -89,6 +92,110 @@ async def engine_drain(redis: Redis, url: str, n: int, stages: int) -> float:
     return elapsed
 
 
+# -- B paced: end-to-end latency -------------------------------------------------
+#
+# Messages are sent one at a time at a fixed rate into three stages that forward
+# into a fourth stream. A load generator in a process of its own (bench.paced_load)
+# sends them and reads the fourth stream, so it takes no CPU from the stages being
+# measured; latency is from just before a message is sent until it is read from
+# the fourth stream, measured the same way for the raw loop and the engine.
+
+PACED_SECONDS = 4.0
+
+
+async def _generate(
+    url: str, mode: str, streams: tuple[str, str], rate: float, prefix: str = ""
+) -> dict[str, float]:
+    n = int(rate * PACED_SECONDS)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.paced_load",
+        url,
+        mode,
+        *streams,
+        str(rate),
+        str(n),
+        prefix,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(f"the load generator failed:\n{err.decode()[-2000:]}")
+    result: dict[str, float] = json.loads(out)
+    return result
+
+
+async def raw_paced(redis: Redis, url: str, rate: float) -> dict[str, float]:
+    """p50/p99 latency of the raw loop through three stages at ``rate`` messages/s."""
+    tag = uuid.uuid4().hex[:8]
+    streams = [f"{{rawp{tag}}}:s{i}" for i in range(4)]
+    for s in streams[:3]:
+        await redis.xgroup_create(s, "g", id="$", mkstream=True)
+    stop = asyncio.Event()
+
+    async def stage(i: int) -> None:
+        conn = redis.client()  # a connection of its own: XREADGROUP BLOCK holds it
+        try:
+            while not stop.is_set():
+                resp = await conn.xreadgroup(
+                    "g", "c", {streams[i]: ">"}, count=READ_COUNT, block=100
+                )
+                if not resp:
+                    continue
+                pipe = conn.pipeline(transaction=True)
+                for _, fields in resp[0][1]:
+                    pipe.xadd(streams[i + 1], fields)
+                pipe.xack(streams[i], "g", *[eid for eid, _ in resp[0][1]])
+                await pipe.execute()
+        finally:
+            await conn.aclose()
+
+    async with asyncio.TaskGroup() as tg:
+        stages = [tg.create_task(stage(i)) for i in range(3)]
+        try:
+            return await _generate(url, "raw", (streams[0], streams[3]), rate)
+        finally:
+            stop.set()
+            await asyncio.gather(*stages)
+
+
+async def engine_paced(redis: Redis, url: str, rate: float) -> dict[str, float]:
+    """p50/p99 latency of one streamproc worker through three stages at ``rate`` messages/s."""
+    settings = load_settings(redis_url=url, prefix="p" + uuid.uuid4().hex[:8])
+    pipeline = noop_chain(4)  # s4 is read by the load generator, not by the worker
+    keys = Keys(settings.prefix)
+    worker = Worker(pipeline, pipeline.stages[:3], settings, redis)
+    async with asyncio.TaskGroup() as tg:
+        running = tg.create_task(worker.run())
+        await asyncio.sleep(0.5)  # groups created, readers blocking
+        try:
+            return await _generate(url, "engine", ("s1", keys.stream("s4")), rate, settings.prefix)
+        finally:
+            worker.stop()
+            await running
+
+
+async def measure_paced(url: str, reps: int, rates: tuple[float, ...]) -> dict[str, Any]:
+    """Medians over ``reps`` of p50/p99 latency at each rate, raw loop beside the engine."""
+    redis = connect_redis(url)
+    results: dict[str, Any] = {}
+    try:
+        for rate in rates:
+            raw = [await raw_paced(redis, url, rate) for _ in range(reps)]
+            eng = [await engine_paced(redis, url, rate) for _ in range(reps)]
+            row: dict[str, Any] = {"rate": rate, "raw_runs": raw, "engine_runs": eng}
+            for q in ("p50_ms", "p99_ms"):
+                row[f"raw_{q}"] = statistics.median(r[q] for r in raw)
+                row[f"engine_{q}"] = statistics.median(r[q] for r in eng)
+                row[f"extra_{q}"] = row[f"engine_{q}"] - row[f"raw_{q}"]
+            results[f"B paced {rate:g}/s"] = row
+    finally:
+        await redis.aclose()
+    return results
+
+
 async def measure(url: str, reps: int) -> dict[str, Any]:
     """Run every workload ``reps`` times; medians of rates and their ratios."""
     redis = connect_redis(url)
@@ -111,11 +218,12 @@ async def measure(url: str, reps: int) -> dict[str, Any]:
     return results
 
 
-def print_table(results: dict[str, Any], redis_version: str) -> None:
-    """Print the results as a table."""
+def print_table(results: dict[str, Any], paced: dict[str, Any], redis_version: str) -> None:
+    """Print the results as tables."""
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
     table = Table(title=f"engine vs raw redis-py loop (Redis {redis_version}, medians)")
     for col in ("workload", "messages", "raw msgs/s", "streamproc msgs/s", "ratio"):
         table.add_column(col, justify="right")
@@ -127,7 +235,22 @@ def print_table(results: dict[str, Any], redis_version: str) -> None:
             f"{r['engine_per_s']:,.0f}",
             f"{r['ratio']:.2f}x",
         )
-    Console().print(table)
+    console.print(table)
+    if not paced:
+        return
+    latency = Table(title="end-to-end latency through 3 stages, ms (medians of runs)")
+    for col in ("workload", "raw p50", "streamproc p50", "raw p99", "streamproc p99", "p99 extra"):
+        latency.add_column(col, justify="right")
+    for name, r in paced.items():
+        latency.add_row(
+            name,
+            f"{r['raw_p50_ms']:.2f}",
+            f"{r['engine_p50_ms']:.2f}",
+            f"{r['raw_p99_ms']:.2f}",
+            f"{r['engine_p99_ms']:.2f}",
+            f"{r['extra_p99_ms']:+.2f}",
+        )
+    console.print(latency)
 
 
 def main() -> None:
@@ -137,16 +260,26 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement (median)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/engine.json"))
     parser.add_argument("--redis", choices=("system", "bundled"), default="system")
+    parser.add_argument(
+        "--rates",
+        default="100,1000",
+        help="paced rates for B's latency, messages/s, comma-separated ('' to skip)",
+    )
     args = parser.parse_args()
+    logs.configure("warning")  # the workers' start/stop lines would bury the tables
+    rates = tuple(float(r) for r in args.rates.split(",") if r.strip())
     with tempfile.TemporaryDirectory() as tmp:
         server = start_private_redis(Path(tmp), binary=find_redis_server(prefer=args.redis))
         try:
             results = uvloop.run(measure(server.url, args.reps))
+            paced = uvloop.run(measure_paced(server.url, args.reps, rates)) if rates else {}
         finally:
             server.stop()
-    print_table(results, server.version)
+    print_table(results, paced, server.version)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"redis": server.version, "workloads": results}, indent=2))
+    args.json.write_text(
+        json.dumps({"redis": server.version, "workloads": results, "paced": paced}, indent=2)
+    )
 
 
 if __name__ == "__main__":
