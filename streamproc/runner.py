@@ -27,6 +27,7 @@ from streamproc.connections import text
 from streamproc.envelope import Envelope, Fields
 from streamproc.errors import HandlerTimeout, LeaseLost, PoisonMessage
 from streamproc.failures import Verdict, backoff_seconds, decide
+from streamproc.lane import Lane, stream_entries
 from streamproc.logs import get_logger
 from streamproc.metrics import HistogramBatch, StageMetrics
 from streamproc.outcome import Kind, Outcome, plan_flush
@@ -62,7 +63,10 @@ class StageRunner:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.expired: set[str] = set()
         self.counts: collections.Counter[str] = collections.Counter()
-        self.idle = False
+        # XREADGROUP (its replies may wait out the BLOCK); CLIENT UNBLOCK when stopping
+        self.reader = Lane(rt.redis, identify=True, patience=s.block_ms / 1000)
+        self.sender = Lane(rt.redis)  # the flush's script calls
+        self.in_read = False
         self.last_read = "0-0"
         self._wake = asyncio.Event()
         self._space = asyncio.Event()
@@ -77,15 +81,9 @@ class StageRunner:
         self.log = get_logger(stage=stage.name, consumer=rt.consumer)
 
     @property
-    def quiet(self) -> bool:
-        """Nothing in flight, nothing to flush, and the last read found nothing."""
-        return (
-            self.idle
-            and not self.inflight
-            and not self.outbox
-            and not self.others
-            and not self.suspects
-        )
+    def settled(self) -> bool:
+        """Nothing in flight, waiting to be flushed or waiting to run alone here."""
+        return not (self.inflight or self.outbox or self.others or self.suspects)
 
     async def ensure_group(self, start: str = "0") -> None:
         """Create the consumer group (and stream) if missing; new groups read the backlog."""
@@ -122,16 +120,17 @@ class StageRunner:
                 await self._space.wait()
                 continue
             entries = await self._read(min(free, self.rt.settings.read_count), block_ms)
-            self.idle = not entries
             for eid, fields in entries:
                 self.start(eid.decode(), fields)
             if entries:
                 self.last_read = entries[-1][0].decode()
 
     async def _read(self, count: int, block_ms: int) -> list[tuple[bytes, Fields]]:
+        self.in_read = True
         try:
-            resp = await self.rt.redis.xreadgroup(
-                self.group, self.rt.consumer, {self.stream: ">"}, count=count, block=block_ms
+            reply = await self.reader.call(
+                *("XREADGROUP", "GROUP", self.group, self.rt.consumer, "COUNT", count),
+                *("BLOCK", block_ms, "STREAMS", self.stream, ">"),
             )
         except ResponseError as exc:
             if not str(exc).startswith("NOGROUP"):
@@ -143,7 +142,24 @@ class StageRunner:
                 self.log.warning("redis_unavailable", error=str(exc))
                 await self.rt.sleep(0.5)
             return []
-        return cast(list[tuple[bytes, Fields]], cast(Any, resp)[0][1]) if resp else []
+        finally:
+            self.in_read = False
+        return stream_entries(reply)
+
+    async def unblock(self) -> None:
+        """End a blocked read at once (the worker is stopping): Redis answers it as timed
+        out, or with the entries it already delivered, so none is stranded."""
+        client = self.reader.client_id
+        if client is not None and self.in_read:
+            # A server that refuses CLIENT UNBLOCK (an ACL) leaves the read to time out.
+            with contextlib.suppress(ResponseError, *REDIS_DOWN):
+                await self.rt.redis.client_unblock(client)
+
+    async def close(self) -> None:
+        """Close this runner's own connections."""
+        for lane in (self.reader, self.sender):
+            with contextlib.suppress(*REDIS_DOWN, OSError):
+                await lane.close()
 
     def start(self, mid: str, fields: Fields | None, deliveries: int | None = None) -> None:
         """Start handling one entry, unless this process already is."""
@@ -286,7 +302,7 @@ class StageRunner:
         delay = 0.05
         while True:
             try:
-                results = await self.rt.scripts.run(plan.calls)
+                results = await self.rt.scripts.run(plan.calls, lane=self.sender)
                 break
             except REDIS_DOWN as exc:
                 self.log.warning("flush_waiting_for_redis", error=str(exc), pending=len(batch))

@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -25,6 +25,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from streamproc import ids as stream_ids
 from streamproc.keys import Keys
+from streamproc.lane import Lane
 
 SCRIPT_NAMES = (
     "handoff",
@@ -96,12 +97,14 @@ class Scripts:
         """Run one script call."""
         return (await self.run([call]))[0]
 
-    async def run(self, calls: Sequence[ScriptCall]) -> list[Any]:
-        """Run many calls in one round trip; returns their results in order."""
-        results = await self._send(calls)
+    async def run(self, calls: Sequence[ScriptCall], *, lane: Lane | None = None) -> list[Any]:
+        """Run many calls in one round trip (on ``lane`` when given); returns their results
+        in order."""
+        send = self._send if lane is None else partial(self._send_on, lane)
+        results = await send(calls)
         if any(isinstance(r, NoScriptError) for r in results):
             await self.load()
-            results = await self._send(calls)
+            results = await send(calls)
         for result in results:
             if isinstance(result, Exception):
                 raise result
@@ -118,6 +121,12 @@ class Scripts:
         for c in calls:
             pipe.evalsha(self._sha[c.name], len(c.keys), *c.keys, *c.args)
         return list(await pipe.execute(raise_on_error=False))
+
+    async def _send_on(self, lane: Lane, calls: Sequence[ScriptCall]) -> list[Any]:
+        sha = self._sha
+        return await lane.call_many(
+            [("EVALSHA", sha[c.name], len(c.keys), *c.keys, *c.args) for c in calls]
+        )
 
     def handoff(
         self, *, stage: str, next_stage: str | None, group: str, items: Sequence[Finished], now: int

@@ -37,7 +37,8 @@ DRAIN_BLOCK_MS = 50
 # The longest the promoter sleeps with nothing of its own due: how late it may notice a
 # retry another worker scheduled (and then died before promoting).
 PROMOTE_IDLE = 1.0
-DRAIN_POLL = 0.02
+DRAIN_POLL = 0.01
+STOP_POLL = 0.05  # how often a stopping worker nudges readers that are still reading
 
 
 @dataclass
@@ -176,8 +177,8 @@ class Worker:
         reclaimers: list[asyncio.Task[None]],
         helpers: list[asyncio.Task[None]],
     ) -> None:
-        await asyncio.wait(readers, timeout=self.settings.block_ms / 1000 + 1)
-        for t in (*readers, *reclaimers):
+        await self._stop_readers(readers)
+        for t in reclaimers:
             t.cancel()
         deadline = time.monotonic() + self._grace
         while any(r.tasks for r in self.runners) and time.monotonic() < deadline:
@@ -194,8 +195,30 @@ class Worker:
             r.wake_all()
         for t in helpers:
             t.cancel()
+        for r in self.runners:
+            await r.close()
         await self._forget_heartbeat()
         self.log.info("worker_stopped", left_pending=cancelled)
+
+    async def _stop_readers(self, readers: list[asyncio.Task[None]]) -> None:
+        """Stop reading now: a reader blocked in XREADGROUP is unblocked by the server (so a
+        reply already on its way is still handled), one waiting for room is cancelled."""
+        deadline = time.monotonic() + self.settings.block_ms / 1000 + 1
+        while True:
+            for r, t in zip(self.runners, readers, strict=True):
+                if t.done():
+                    continue
+                if r.in_read:
+                    await r.unblock()
+                else:
+                    t.cancel()
+            _, waiting = await asyncio.wait(readers, timeout=STOP_POLL)
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                for t in waiting:
+                    t.cancel()
+                return
 
     async def _final_flush(self, runner: StageRunner, deadline: float) -> None:
         """Send what finished, waiting for an unreachable Redis only until the grace period
@@ -273,7 +296,7 @@ class Worker:
     async def _drain_monitor(self) -> None:
         while not self.stopping.is_set():
             await asyncio.sleep(DRAIN_POLL)
-            if all(r.quiet for r in self.runners) and await self._redis_drained():
+            if all(r.settled for r in self.runners) and await self._redis_drained():
                 self.stop()
                 return
 
