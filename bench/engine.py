@@ -1,6 +1,6 @@
 """Engine throughput and latency beside a raw redis-py loop on the same Redis.
 
-    python -m bench.engine [--reps 3] [--json bench/results/engine.json]
+    python -m bench.engine [--reps 5] [--json bench/results/engine.json]
 
 Workload A: one no-op stage, 20,000 messages of ~200-byte JSON, drained by
 one worker. Workload B: three no-op stages, 5,000 messages; completions per
@@ -20,8 +20,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvloop
 from redis.asyncio import Redis
@@ -35,6 +37,7 @@ from streamproc.keys import Keys
 from streamproc.testing import Probe, noop_chain
 from streamproc.worker import Worker
 
+T = TypeVar("T")
 PAYLOAD = Probe(seq=0, pad="x" * 150).model_dump_json().encode()  # ~200 bytes of JSON
 READ_COUNT = 100
 
@@ -183,8 +186,9 @@ async def measure_paced(url: str, reps: int, rates: tuple[float, ...]) -> dict[s
     results: dict[str, Any] = {}
     try:
         for rate in rates:
-            raw = [await raw_paced(redis, url, rate) for _ in range(reps)]
-            eng = [await engine_paced(redis, url, rate) for _ in range(reps)]
+            raw, eng = await alternating(
+                partial(raw_paced, redis, url, rate), partial(engine_paced, redis, url, rate), reps
+            )
             row: dict[str, Any] = {"rate": rate, "raw_runs": raw, "engine_runs": eng}
             for q in ("p50_ms", "p99_ms"):
                 row[f"raw_{q}"] = statistics.median(r[q] for r in raw)
@@ -196,14 +200,33 @@ async def measure_paced(url: str, reps: int, rates: tuple[float, ...]) -> dict[s
     return results
 
 
+async def alternating(
+    raw: Callable[[], Awaitable[T]], engine: Callable[[], Awaitable[T]], reps: int
+) -> tuple[list[T], list[T]]:
+    """``reps`` runs of each, taken in turns (a busy spell of the host then slows both
+    alike), after one uncounted warm-up run of each (first connections, first calls)."""
+    await raw()
+    await engine()
+    raws: list[T] = []
+    engines: list[T] = []
+    for _ in range(reps):
+        raws.append(await raw())
+        engines.append(await engine())
+    return raws, engines
+
+
 async def measure(url: str, reps: int) -> dict[str, Any]:
     """Run every workload ``reps`` times; medians of rates and their ratios."""
     redis = connect_redis(url)
     results: dict[str, Any] = {}
     try:
         for name, n, stages in (("A", 20_000, 1), ("B", 5_000, 3)):
-            raw = [n / await raw_drain(redis, n, stages) for _ in range(reps)]
-            eng = [n / await engine_drain(redis, url, n, stages) for _ in range(reps)]
+            raw_s, eng_s = await alternating(
+                partial(raw_drain, redis, n, stages),
+                partial(engine_drain, redis, url, n, stages),
+                reps,
+            )
+            raw, eng = [n / t for t in raw_s], [n / t for t in eng_s]
             results[name] = {
                 "messages": n,
                 "stages": stages,
@@ -240,7 +263,7 @@ def print_table(results: dict[str, Any], paced: dict[str, Any], redis_version: s
         return
     latency = Table(title="end-to-end latency through 3 stages, ms (medians of runs)")
     for col in ("workload", "raw p50", "streamproc p50", "raw p99", "streamproc p99", "p99 extra"):
-        latency.add_column(col, justify="right")
+        latency.add_column(col, justify="right", no_wrap=True)
     for name, r in paced.items():
         latency.add_row(
             name,
@@ -257,7 +280,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement (median)")
+    parser.add_argument("--reps", type=int, default=5, help="repetitions per measurement (median)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/engine.json"))
     parser.add_argument("--redis", choices=("system", "bundled"), default="system")
     parser.add_argument(

@@ -124,6 +124,8 @@ class StageRunner:
                 self.start(eid.decode(), fields)
             if entries:
                 self.last_read = entries[-1][0].decode()
+                if self.outbox:  # let the flush send what finished before reading on
+                    await asyncio.sleep(0)
 
     async def _read(self, count: int, block_ms: int) -> list[tuple[bytes, Fields]]:
         self.in_read = True

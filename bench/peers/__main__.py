@@ -18,13 +18,14 @@ import json
 import platform
 import sys
 import tempfile
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import uvloop
 
-from bench.engine import engine_drain, raw_drain
+from bench.engine import alternating, engine_drain, raw_drain
 from bench.peers.measure import PEERS, WORKLOADS, measure_peers, scaled
 from bench.peers.report import RAW, combine, print_table
 from streamproc import logs
@@ -41,9 +42,12 @@ async def measure_baseline(
     try:
         for name, messages, stages in WORKLOADS:
             n = scaled(messages, n_scale)
-            raw = [n / await raw_drain(redis, n, stages) for _ in range(reps)]
-            engine = [n / await engine_drain(redis, url, n, stages) for _ in range(reps)]
-            results[name] = {RAW: raw, "streamproc": engine}
+            raw, engine = await alternating(
+                partial(raw_drain, redis, n, stages),
+                partial(engine_drain, redis, url, n, stages),
+                reps,
+            )
+            results[name] = {RAW: [n / t for t in raw], "streamproc": [n / t for t in engine]}
     finally:
         await redis.aclose()
     return results
