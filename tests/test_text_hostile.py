@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import resource
 import signal
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ import pytest
 from consumers.text import DocumentKind, Limits, extract_pages, read_document, read_isolated, sniff
 from streamproc.errors import PermanentError, RetryableError
 
-from corpus import read
+from corpus import REPO, corpus_dir, read
 
 pytestmark = pytest.mark.corpus
 
@@ -242,3 +245,56 @@ async def test_cancelling_an_isolated_read_kills_its_reader() -> None:
     with pytest.raises(asyncio.CancelledError):
         await read_task
     assert reader not in readers()
+
+
+SLOW_SCAN = "disclosure-extractor__alito_2011_financial_disclosure_SCANNED.pdf"  # 8 pages of OCR
+READ_IN_A_WORKER = """
+import asyncio, sys
+from consumers.text.isolation import read_isolated
+asyncio.run(read_isolated(open(sys.argv[1], "rb").read(), sys.argv[1]))
+"""
+
+
+def _grandchildren(pid: int) -> set[int]:
+    found: set[int] = set()
+    for child in _children(Path(f"/proc/{pid}")):
+        with contextlib.suppress(FileNotFoundError):
+            found |= _children(Path(f"/proc/{child}"))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has stopped; only its parent's wait is due
+
+
+def _start_worker(document: Path, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as err:  # the reader inherits it: a pipe would wait for the reader
+        return subprocess.Popen(
+            [sys.executable, "-c", READ_IN_A_WORKER, str(document)], cwd=REPO, stderr=err
+        )
+
+
+async def test_a_reader_dies_with_the_worker_that_started_it(tmp_path: Path) -> None:
+    """A SIGKILLed worker's message is read again elsewhere: its reader stops at once
+    instead of finishing (8 pages of OCR, many seconds) for nobody, and prints nothing."""
+    log = tmp_path / "stderr.log"
+    worker = _start_worker(corpus_dir() / SLOW_SCAN, log)
+    try:
+        async with asyncio.timeout(60):
+            while not (reader := _grandchildren(worker.pid)):
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)  # well into its first page
+        worker.kill()
+        assert await asyncio.to_thread(worker.wait) == -signal.SIGKILL
+        async with asyncio.timeout(5):  # finishing the document would take far longer
+            while any(_running(pid) for pid in reader):
+                await asyncio.sleep(0.02)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert log.read_bytes() == b""

@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import resource
 import signal
+import threading
 import traceback
 from dataclasses import dataclass
 from multiprocessing import forkserver
@@ -118,12 +120,30 @@ def _serve(conn: Connection, kind: DocumentKind, limits: Limits) -> None:
     unlimited = hard == resource.RLIM_INFINITY
     resource.setrlimit(resource.RLIMIT_DATA, (cap if unlimited else min(cap, hard), hard))
     with conn:
-        conn.send(_answer(conn, kind, limits))
+        answer = _answer(conn, kind, limits)
+        # The worker that asked is gone (killed): nobody is left to answer.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.send(answer)
+
+
+def _exit_when_the_worker_is_gone(conn: Connection) -> None:
+    """Exit once the worker's end of the pipe closes: a SIGKILLed worker's message is read
+    again elsewhere, so finishing this document would only waste the CPU. (The fork
+    server outlives the worker while its children live, so the child watches the pipe.)"""
+
+    def watch() -> None:
+        with contextlib.suppress(OSError, EOFError):
+            conn.poll(None)  # the worker sends nothing more: readable means closed
+        os._exit(1)
+
+    threading.Thread(target=watch, name="worker-watch", daemon=True).start()
 
 
 def _answer(conn: Connection, kind: DocumentKind, limits: Limits) -> tuple[str, Any]:
     try:
-        return "pages", extract_pages(conn.recv_bytes(), kind, limits=limits)
+        data = conn.recv_bytes()
+        _exit_when_the_worker_is_gone(conn)
+        return "pages", extract_pages(data, kind, limits=limits)
     except MemoryError:
         return "memory", None
     except StreamprocError as exc:
