@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from arq import create_pool
@@ -31,9 +32,7 @@ from arq.connections import RedisSettings
 from arq.worker import func
 
 from bench.peers.marks import AsyncMarks
-from bench.peers.run import PAYLOAD_TEXT, RunSpec, peer_main, script
-
-ENQUEUE_CONCURRENCY = 100
+from bench.peers.run import PAYLOAD_TEXT, RunSpec, peer_main, script, send_all
 
 spec = RunSpec.from_env()
 marks = AsyncMarks(spec)
@@ -82,16 +81,8 @@ class WorkerSettings:
 
 async def _enqueue(spec: RunSpec) -> None:
     pool = await create_pool(WorkerSettings.redis_settings)
-    slots = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
-
-    async def one() -> None:
-        async with slots:
-            await pool.enqueue_job("s1", PAYLOAD_TEXT)
-
     try:
-        async with asyncio.TaskGroup() as tasks:
-            for _ in range(spec.n):
-                tasks.create_task(one())
+        await send_all(spec.n, partial(pool.enqueue_job, "s1", PAYLOAD_TEXT))
     finally:
         await pool.aclose()
 

@@ -11,9 +11,10 @@ the one place these modules read it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -22,6 +23,22 @@ from bench.engine import PAYLOAD
 
 PAYLOAD_TEXT = PAYLOAD.decode()  # the ~200-byte JSON document every message carries
 _ENV = "PEERBENCH_"
+# In-flight sends of an asyncio client's enqueue: a send holds its slot for one round
+# trip, so more slots add nothing.
+ENQUEUE_CONCURRENCY = 100
+
+
+async def send_all(n: int, send: Callable[[], Awaitable[object]]) -> None:
+    """Await ``send()`` ``n`` times, ``ENQUEUE_CONCURRENCY`` at once."""
+    slots = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
+
+    async def one() -> None:
+        async with slots:
+            await send()
+
+    async with asyncio.TaskGroup() as tasks:
+        for _ in range(n):
+            tasks.create_task(one())
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from functools import partial
 
 from taskiq_redis import RedisStreamBroker
 
 from bench.peers.marks import AsyncMarks
-from bench.peers.run import PAYLOAD_TEXT, RunSpec, peer_main, script
-
-ENQUEUE_CONCURRENCY = 100
+from bench.peers.run import PAYLOAD_TEXT, RunSpec, peer_main, script, send_all
 
 spec = RunSpec.from_env()
 marks = AsyncMarks(spec)
@@ -67,16 +66,8 @@ STAGES = (s1, s2, s3)
 
 async def _enqueue(spec: RunSpec) -> None:
     await broker.startup()  # creates the stream's consumer group before the first message
-    slots = asyncio.Semaphore(ENQUEUE_CONCURRENCY)
-
-    async def one() -> None:
-        async with slots:
-            await s1.kiq(PAYLOAD_TEXT)
-
     try:
-        async with asyncio.TaskGroup() as tasks:
-            for _ in range(spec.n):
-                tasks.create_task(one())
+        await send_all(spec.n, partial(s1.kiq, PAYLOAD_TEXT))
     finally:
         await broker.shutdown()
 
