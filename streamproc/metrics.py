@@ -63,7 +63,9 @@ LEASES_LOST = Counter(
     ["stage"],
 )
 
-OUTCOMES = ("done", "retried", "deferred", "dead_lettered", "duplicate")
+# "skipped": an entry addressed to another consumer group of the stream (that group's
+# retry or redrive), acknowledged unread.
+OUTCOMES = ("done", "retried", "deferred", "dead_lettered", "duplicate", "skipped")
 
 
 @dataclass(frozen=True)
