@@ -18,7 +18,6 @@ connection usable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,15 +32,12 @@ from streamproc.envelope import Fields
 class Lane:
     """One connection, one command (or one write of several) on it at a time."""
 
-    def __init__(self, redis: Redis, *, identify: bool = False, patience: float = 0.0) -> None:
+    def __init__(self, redis: Redis, *, patience: float = 0.0) -> None:
         self._pool = redis.connection_pool
         self._conn: AbstractConnection | None = None
         self._turn = asyncio.Lock()  # a reply must reach the one who sent its command
-        self._identify = identify
         self._timeout: float | None = None
         self._patience = patience
-        self.client_id: int | None = None
-        """The server's id for this connection (with ``identify``), for CLIENT UNBLOCK."""
 
     async def _connection(self) -> AbstractConnection:
         conn = self._conn
@@ -49,13 +45,8 @@ class Lane:
             conn = self._conn = self._pool.make_connection()  # type: ignore[no-untyped-call]
             self._timeout = conn.socket_timeout
         if not conn.is_connected:  # first use, or the last command's failure closed it
-            self.client_id = None
             conn.socket_timeout = self._timeout  # the handshake keeps the client's timeout
             await conn.connect()
-            if self._identify:
-                await conn.send_packed_command(conn.pack_command("CLIENT", "ID"), False)
-                with contextlib.suppress(ResponseError):  # an ACL may refuse it: no unblocking
-                    self.client_id = int(await conn.read_response())
             # Writes then go straight to the socket (with a socket timeout the client wraps
             # each in a task of its own); each call bounds the wait for its reply instead.
             conn.socket_timeout = None

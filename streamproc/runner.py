@@ -31,7 +31,7 @@ from streamproc.lane import Lane, stream_entries
 from streamproc.logs import get_logger
 from streamproc.metrics import HistogramBatch, StageMetrics
 from streamproc.outcome import Kind, Outcome, plan_flush
-from streamproc.runtime import Runtime
+from streamproc.runtime import Runtime, sleep_unless
 from streamproc.stage import Context, Defer, Stage
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
@@ -41,6 +41,9 @@ LEASE_CHUNK = 1000
 # died twice while it was in flight. It then runs alone (quarantine), so a
 # message that kills its process stops taking innocent messages with it.
 SUSPECT_AFTER = 2
+# How long a draining reader that found nothing waits before reading again, unless the
+# previous stage in this process forwards something first.
+DRAIN_IDLE = 0.01
 
 
 class StageRunner:
@@ -63,12 +66,14 @@ class StageRunner:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.expired: set[str] = set()
         self.counts: collections.Counter[str] = collections.Counter()
-        # XREADGROUP (its replies may wait out the BLOCK); CLIENT UNBLOCK when stopping
-        self.reader = Lane(rt.redis, identify=True, patience=s.block_ms / 1000)
+        self.reader = Lane(rt.redis, patience=s.block_ms / 1000)  # a reply may wait out BLOCK
         self.sender = Lane(rt.redis)  # the flush's script calls
         self.in_read = False
+        self.poked = asyncio.Event()  # this process just forwarded into this stage's stream
+        self.downstream: StageRunner | None = None  # the next stage's runner, if here
         self.last_read = "0-0"
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()
         self._space = asyncio.Event()
         self.suspects: collections.deque[tuple[str, int]] = collections.deque()
         self._suspect_waiting = asyncio.Event()
@@ -110,8 +115,13 @@ class StageRunner:
 
     # -- reading -----------------------------------------------------------
 
-    async def read_loop(self, block_ms: int) -> None:
-        """Read new entries until the worker stops, keeping in-flight work bounded."""
+    async def read_loop(self, block_ms: int | None) -> None:
+        """Read new entries until the worker stops, keeping in-flight work bounded.
+
+        With ``block_ms`` None (draining) a read never blocks in Redis: an empty one waits
+        here for the previous stage in this process to forward something (or a moment), so
+        a stop never waits for a blocked read to time out.
+        """
         while not self.rt.stopping.is_set():
             await self._reading.wait()
             free = self.limit - len(self.inflight)
@@ -119,20 +129,28 @@ class StageRunner:
                 self._space.clear()
                 await self._space.wait()
                 continue
-            entries = await self._read(min(free, self.rt.settings.read_count), block_ms)
+            self.poked.clear()
+            want = min(free, self.rt.settings.read_count)
+            entries = await self._read(want, block_ms)
             for eid, fields in entries:
                 self.start(eid.decode(), fields)
             if entries:
                 self.last_read = entries[-1][0].decode()
-                if self.outbox:  # let the flush send what finished before reading on
+                # Caught up with the stream: let the flush send what finished before the
+                # next read (latency). With a backlog, read on while Redis runs the handoff.
+                if self.outbox and len(entries) < want:
                     await asyncio.sleep(0)
+            elif block_ms is None:
+                await sleep_unless(self.poked, DRAIN_IDLE)
 
-    async def _read(self, count: int, block_ms: int) -> list[tuple[bytes, Fields]]:
+    async def _read(self, count: int, block_ms: int | None) -> list[tuple[bytes, Fields]]:
+        block = () if block_ms is None else ("BLOCK", block_ms)
         self.in_read = True
         try:
             reply = await self.reader.call(
                 *("XREADGROUP", "GROUP", self.group, self.rt.consumer, "COUNT", count),
-                *("BLOCK", block_ms, "STREAMS", self.stream, ">"),
+                *block,
+                *("STREAMS", self.stream, ">"),
             )
         except ResponseError as exc:
             if not str(exc).startswith("NOGROUP"):
@@ -147,15 +165,6 @@ class StageRunner:
         finally:
             self.in_read = False
         return stream_entries(reply)
-
-    async def unblock(self) -> None:
-        """End a blocked read at once (the worker is stopping): Redis answers it as timed
-        out, or with the entries it already delivered, so none is stranded."""
-        client = self.reader.client_id
-        if client is not None and self.in_read:
-            # A server that refuses CLIENT UNBLOCK (an ACL) leaves the read to time out.
-            with contextlib.suppress(ResponseError, *REDIS_DOWN):
-                await self.rt.redis.client_unblock(client)
 
     async def close(self) -> None:
         """Close this runner's own connections."""
@@ -280,15 +289,20 @@ class StageRunner:
             await self.flush()
 
     async def flush(self) -> None:
-        """Send everything in the outbox now."""
-        while self.outbox:
-            batch, self.outbox = self.outbox, []
-            await self._send(batch)
-        if self.others:
-            ids, self.others = self.others, []
-            # If Redis is down they stay pending here; whoever reclaims them acknowledges them.
-            with contextlib.suppress(*REDIS_DOWN):
-                await self.rt.redis.xack(self.stream, self.group, *ids)
+        """Send everything in the outbox now, after any flush already under way: the final
+        flush of a stopping worker must not return while the flush loop still waits for a
+        reply, or what that reply confirms would go uncounted when the loop is cancelled."""
+        async with self._flushing:
+            while self.outbox:
+                batch, self.outbox = self.outbox, []
+                await self._send(batch)
+            if self.others:
+                ids, self.others = self.others, []
+                try:
+                    await self.rt.redis.xack(self.stream, self.group, *ids)
+                except REDIS_DOWN:  # they stay pending here; whoever reclaims them acks them
+                    return
+                self._count("skipped", len(ids))
 
     async def _send(self, batch: list[Outcome]) -> None:
         now = envelope.now_ms()
@@ -335,6 +349,8 @@ class StageRunner:
                     self.rt.retry_scheduled.set()
         if done:
             self._count("done", done)
+            if self.downstream is not None:
+                self.downstream.poked.set()
         self.handler_seconds.flush()
         self.end_to_end_seconds.flush()
 

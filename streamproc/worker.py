@@ -33,12 +33,11 @@ from streamproc.runtime import Runtime, consumer_name, sleep_unless
 from streamproc.scripts import Scripts
 from streamproc.stage import Pipeline, Stage
 
-DRAIN_BLOCK_MS = 50
 # The longest the promoter sleeps with nothing of its own due: how late it may notice a
 # retry another worker scheduled (and then died before promoting).
 PROMOTE_IDLE = 1.0
 DRAIN_POLL = 0.01
-STOP_POLL = 0.05  # how often a stopping worker nudges readers that are still reading
+STOP_POLL = 0.02  # how often a stopping worker looks again at readers still reading
 
 
 @dataclass
@@ -154,7 +153,10 @@ class Worker:
         return False
 
     async def _serve(self, tg: asyncio.TaskGroup, rt: Runtime, drain: bool) -> None:
-        block = min(self.settings.block_ms, DRAIN_BLOCK_MS) if drain else self.settings.block_ms
+        by_stage = {r.stage.name: r for r in self.runners}
+        for r in self.runners:
+            r.downstream = by_stage.get(r.stage.next) if r.stage.next else None
+        block = None if drain else self.settings.block_ms
         readers = [tg.create_task(r.read_loop(block)) for r in self.runners]
         helpers = [tg.create_task(r.flush_loop()) for r in self.runners]
         helpers += [tg.create_task(r.lease_loop()) for r in self.runners]
@@ -201,16 +203,14 @@ class Worker:
         self.log.info("worker_stopped", left_pending=cancelled)
 
     async def _stop_readers(self, readers: list[asyncio.Task[None]]) -> None:
-        """Stop reading now: a reader blocked in XREADGROUP is unblocked by the server (so a
-        reply already on its way is still handled), one waiting for room is cancelled."""
+        """Stop reading: a reader waiting for room or for its next read is cancelled at once;
+        one inside XREADGROUP is left to finish it (at most its BLOCK, never while draining),
+        so an entry Redis delivered in the meantime is still handled. Not CLIENT UNBLOCK:
+        on a server paused by CLIENT PAUSE (a failover) it crashes some Redis versions."""
         deadline = time.monotonic() + self.settings.block_ms / 1000 + 1
         while True:
             for r, t in zip(self.runners, readers, strict=True):
-                if t.done():
-                    continue
-                if r.in_read:
-                    await r.unblock()
-                else:
+                if not r.in_read:
                     t.cancel()
             _, waiting = await asyncio.wait(readers, timeout=STOP_POLL)
             if not waiting:

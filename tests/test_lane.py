@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -13,8 +11,7 @@ from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streamproc.client import Client
-from streamproc.connections import connect_redis
-from streamproc.embedded import PrivateRedis, start_private_redis
+from streamproc.embedded import PrivateRedis
 from streamproc.keys import Keys
 from streamproc.lane import Lane, stream_entries
 from streamproc.testing import Probe, chain
@@ -66,16 +63,14 @@ async def test_an_error_reply_takes_its_place_and_the_lane_stays_usable(redis: R
 
 
 async def test_a_lane_dropped_by_the_server_fails_once_then_reconnects(redis: Redis) -> None:
-    lane = Lane(redis, identify=True)
+    lane = Lane(redis)
     try:
-        await lane.call("PING")
-        first = lane.client_id
-        assert first is not None
-        assert await redis.client_kill_filter(_id=first) == 1
+        await lane.call("CLIENT", "SETNAME", "dropped")
+        [mine] = [c for c in await redis.client_list() if c["name"] == "dropped"]
+        assert await redis.client_kill_filter(_id=mine["id"]) == 1
         with pytest.raises(RedisConnectionError):
             await lane.call("PING")
-        await lane.call("PING")
-        assert lane.client_id is not None and lane.client_id != first
+        assert await lane.call("PING") in (b"PONG", "PONG", True)
     finally:
         await lane.close()
 
@@ -85,54 +80,39 @@ async def _blocked_readers(redis: Redis) -> int:
     return sum(1 for c in clients if c["cmd"] == "xreadgroup" and "b" in c["flags"])
 
 
-async def test_a_stopping_worker_ends_its_blocked_reads_instead_of_waiting_them_out(
-    make_settings, redis: Redis
-) -> None:
+async def test_a_draining_worker_never_waits_on_a_blocked_read(make_settings, redis: Redis) -> None:
+    """Draining, reads do not block in Redis: the worker returns as soon as the work is
+    done, not after the 30 s BLOCK a reader would otherwise sit in."""
     settings = make_settings(block_ms=30_000)
-    worker = Worker(chain(2), chain(2).stages, settings, redis)
-    running = asyncio.create_task(worker.run())
-    async with asyncio.timeout(20):
-        while await _blocked_readers(redis) < 2:
-            await asyncio.sleep(0.02)
-    started = time.monotonic()
-    worker.stop()
-    async with asyncio.timeout(20):  # waiting the blocks out would take 30 s
-        await running
-    assert time.monotonic() - started < 10
+    client = Client(redis, Keys(settings.prefix))
+    await client.submit("s1", [(f"doc{i}", Probe(seq=i)) for i in range(20)], batch="B")
+    worker = Worker(chain(3), chain(3).stages, settings, redis)
+    async with asyncio.timeout(15):
+        report = await worker.run(drain=True)
+    assert report.counts == {s: {"done": 20} for s in ("s1", "s2", "s3")}
     assert await _blocked_readers(redis) == 0
 
 
-async def test_a_user_refused_client_commands_still_runs_and_stops(
-    make_settings, tmp_path: Path
+async def test_a_stopping_worker_handles_what_its_blocked_read_receives(
+    make_settings, redis: Redis
 ) -> None:
-    server = start_private_redis(tmp_path / "redis")
-    admin = connect_redis(server.url)
-    try:
-        await admin.acl_setuser(
-            "worker",
-            enabled=True,
-            passwords=["+pw"],
-            keys=["*"],
-            channels=["*"],
-            commands=["+@all", "-client"],
-        )
-        url = server.url.replace("redis://", "redis://worker:pw@", 1)
-        settings = make_settings(redis_url=url, block_ms=300)
-        redis = connect_redis(url)
-        try:
-            client = Client(redis, Keys(settings.prefix))
-            await client.submit("s1", [(f"doc{i}", Probe(seq=i)) for i in range(20)], batch="B")
-            report = await asyncio.wait_for(
-                Worker(chain(2), chain(2).stages, settings, redis).run(drain=True), 30
-            )
-            assert report.counts == {"s1": {"done": 20}, "s2": {"done": 20}}
-            status = await client.status("B")
-            assert status is not None and status.completed
-        finally:
-            await redis.aclose()
-    finally:
-        await admin.aclose()
-        server.stop()
+    """A stop lets a read blocked in Redis finish: an entry delivered to it in the meantime
+    is handled before the worker exits, not left pending on a consumer that is gone."""
+    settings = make_settings(block_ms=1_500)
+    worker = Worker(chain(1), chain(1).stages, settings, redis)
+    running = asyncio.create_task(worker.run())
+    async with asyncio.timeout(20):
+        while await _blocked_readers(redis) < 1:
+            await asyncio.sleep(0.01)
+    worker.stop()
+    client = Client(redis, Keys(settings.prefix))
+    await client.submit("s1", [("late", Probe(seq=1))], batch="B")
+    async with asyncio.timeout(20):
+        report = await running
+    assert report.counts == {"s1": {"done": 1}}
+    assert (await redis.xpending(Keys(settings.prefix).stream("s1"), "s1"))["pending"] == 0
+    status = await client.status("B")
+    assert status is not None and status.completed
 
 
 async def test_a_blocking_read_may_outlast_the_socket_timeout_by_the_lanes_patience(

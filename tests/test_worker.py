@@ -318,3 +318,30 @@ async def test_a_worker_started_before_redis_waits_for_it(make_settings, tmp_pat
     finally:
         await redis.aclose()
         server.stop()
+
+
+async def test_a_stop_during_a_handoff_waits_for_its_reply_and_counts_what_it_confirmed(
+    settings: Settings, redis: Redis
+) -> None:
+    """Stopping while the flush loop waits for a handoff's reply: the final flush waits for
+    that reply too, so the worker counts every message Redis handed off."""
+    probes = [Probe(seq=i, action="sleep", seconds=0.3) for i in range(5)]
+    client = await submit(settings, redis, probes)
+    worker = Worker(chain(1), chain(1).stages, settings, redis)
+    running = asyncio.create_task(worker.run())
+    stream = Keys(settings.prefix).stream("s1")
+
+    async def all_read() -> bool:
+        try:
+            return (await redis.xpending(stream, "s1"))["pending"] == 5
+        except ResponseError:  # the group is not there yet
+            return False
+
+    await _until(all_read)
+    await redis.execute_command("CLIENT", "PAUSE", 1500, "WRITE")  # holds the handoff
+    await asyncio.sleep(0.6)  # the handlers finish; their handoff waits in Redis
+    worker.stop()
+    async with asyncio.timeout(20):
+        report = await running
+    assert report.counts["s1"] == {"done": 5}
+    assert await _completed(client, "B")
