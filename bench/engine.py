@@ -246,7 +246,7 @@ def print_table(results: dict[str, Any], paced: dict[str, Any], redis_version: s
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(Console().width, 100))
     table = Table(title=f"engine vs raw redis-py loop (Redis {redis_version}, medians)")
     for col in ("workload", "messages", "raw msgs/s", "streamproc msgs/s", "ratio"):
         table.add_column(col, justify="right")
@@ -263,7 +263,7 @@ def print_table(results: dict[str, Any], paced: dict[str, Any], redis_version: s
         return
     latency = Table(title="end-to-end latency through 3 stages, ms (medians of runs)")
     for col in ("workload", "raw p50", "streamproc p50", "raw p99", "streamproc p99", "p99 extra"):
-        latency.add_column(col, justify="right", no_wrap=True)
+        latency.add_column(col, justify="right")
     for name, r in paced.items():
         latency.add_row(
             name,
