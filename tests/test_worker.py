@@ -200,6 +200,24 @@ async def _until(check, timeout: float = 20.0) -> None:  # type: ignore[no-untyp
             await asyncio.sleep(0.05)
 
 
+async def _running_with(
+    settings: Settings, redis: Redis, *, pending: int
+) -> tuple[Worker, asyncio.Task[Report]]:
+    """A one-stage worker started in this process, once it holds ``pending`` entries."""
+    worker = Worker(chain(1), chain(1).stages, settings, redis)
+    running = asyncio.create_task(worker.run())
+    stream = Keys(settings.prefix).stream("s1")
+
+    async def holding() -> bool:
+        try:
+            return (await redis.xpending(stream, "s1"))["pending"] == pending
+        except ResponseError:  # the worker has not created its group yet
+            return False
+
+    await _until(holding)
+    return worker, running
+
+
 async def test_dead_consumer_is_removed_only_after_its_pending_entries_were_taken_over(
     make_settings, redis: Redis
 ) -> None:
@@ -271,17 +289,8 @@ async def test_shutdown_with_redis_gone_gives_up_after_the_grace_period_and_lose
         # to the final flush.
         probes = [Probe(seq=i, action="sleep", seconds=0.4 * i) for i in (1, 2)]
         client = await submit(settings, redis, probes)
-        worker = Worker(chain(1), chain(1).stages, settings, redis)
-        running = asyncio.create_task(worker.run())
+        worker, running = await _running_with(settings, redis, pending=2)
         stream = Keys(settings.prefix).stream("s1")
-
-        async def read() -> bool:
-            try:
-                return (await redis.xpending(stream, "s1"))["pending"] == 2
-            except ResponseError:  # the worker has not created its group yet
-                return False
-
-        await _until(read)
         server.kill()  # the handler finishes while Redis is gone
         worker.stop()
         async with asyncio.timeout(30):  # a hang guard: without the bound this never returns
@@ -327,17 +336,7 @@ async def test_a_stop_during_a_handoff_waits_for_its_reply_and_counts_what_it_co
     that reply too, so the worker counts every message Redis handed off."""
     probes = [Probe(seq=i, action="sleep", seconds=0.3) for i in range(5)]
     client = await submit(settings, redis, probes)
-    worker = Worker(chain(1), chain(1).stages, settings, redis)
-    running = asyncio.create_task(worker.run())
-    stream = Keys(settings.prefix).stream("s1")
-
-    async def all_read() -> bool:
-        try:
-            return (await redis.xpending(stream, "s1"))["pending"] == 5
-        except ResponseError:  # the group is not there yet
-            return False
-
-    await _until(all_read)
+    worker, running = await _running_with(settings, redis, pending=5)
     await redis.execute_command("CLIENT", "PAUSE", 1500, "WRITE")  # holds the handoff
     await asyncio.sleep(0.6)  # the handlers finish; their handoff waits in Redis
     worker.stop()
