@@ -122,11 +122,15 @@ class Worker:
                 resources,
             )
             await rt.scripts.load()
-            async with asyncio.TaskGroup() as tg:
-                self.runners = [StageRunner(s, rt, tg) for s in self.stages]
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    self.runners = [StageRunner(s, rt, tg) for s in self.stages]
+                    for r in self.runners:
+                        await r.ensure_group()
+                    await self._serve(tg, rt, drain)
+            finally:  # the runners' own connections, however the worker ended
                 for r in self.runners:
-                    await r.ensure_group()
-                await self._serve(tg, rt, drain)
+                    await r.close()
         return Report({r.stage.name: dict(r.counts) for r in self.runners})
 
     async def _wait_for_redis(self) -> bool:
@@ -197,8 +201,6 @@ class Worker:
             r.wake_all()
         for t in helpers:
             t.cancel()
-        for r in self.runners:
-            await r.close()
         await self._forget_heartbeat()
         self.log.info("worker_stopped", left_pending=cancelled)
 
