@@ -5,6 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from streamproc.config import Settings
+from streamproc.errors import ConfigurationError
 
 
 def redis_url(settings: Settings) -> str:
@@ -34,3 +35,10 @@ def connect_redis(url: str) -> Redis:
 def text(value: bytes | str) -> str:
     """A Redis reply field as text (clients here return bytes)."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+def refused_credentials(exc: Exception) -> ConfigurationError:
+    """The error for a Redis that refused REDIS_URL's user or password (not worth a retry)."""
+    return ConfigurationError(
+        f"Redis refused the credentials in REDIS_URL: {exc}; fix the user or password"
+    )

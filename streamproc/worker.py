@@ -24,8 +24,7 @@ from redis.exceptions import AuthenticationError, AuthorizationError
 
 from streamproc import envelope, janitor
 from streamproc.config import Settings
-from streamproc.connections import text
-from streamproc.errors import ConfigurationError
+from streamproc.connections import refused_credentials, text
 from streamproc.keys import Keys
 from streamproc.logs import get_logger
 from streamproc.runner import REDIS_DOWN, StageRunner
@@ -141,9 +140,7 @@ class Worker:
             try:
                 await self.redis.ping()
             except (AuthenticationError, AuthorizationError) as exc:
-                raise ConfigurationError(
-                    f"Redis refused the credentials in REDIS_URL: {exc}; fix the user or password"
-                ) from None
+                raise refused_credentials(exc) from None
             except REDIS_DOWN as exc:
                 if not waited:
                     self.log.warning("waiting_for_redis", error=str(exc))

@@ -19,6 +19,7 @@ from streamproc.cli.dlq import dlq
 from streamproc.cli.engine import run, streams, worker
 from streamproc.cli.replay import replay, reprocess, trace
 from streamproc.cli.retention import trim
+from streamproc.connections import refused_credentials
 from streamproc.errors import ConfigurationError, StreamprocError
 
 
@@ -29,7 +30,7 @@ class _Main(click.Group):
         except StreamprocError as exc:
             fail_cleanly(exc)
         except (AuthenticationError, AuthorizationError) as exc:
-            fail_cleanly(ConfigurationError(f"Redis refused the credentials in REDIS_URL: {exc}"))
+            fail_cleanly(refused_credentials(exc))
         except (RedisConnectionError, RedisTimeoutError) as exc:
             fail_cleanly(
                 ConfigurationError(f"cannot reach Redis ({exc}): is REDIS_URL right and is it up?")
