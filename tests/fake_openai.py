@@ -15,19 +15,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from standin import Reply, StandIn, serving
 
-@dataclass(frozen=True)
-class Reply:
-    """One scripted HTTP answer: status, JSON body (or raw text), headers and a delay."""
-
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+__all__ = ["FakeOpenAI", "Reply", "completion", "entities", "error", "fake_openai"]
 
 
 def completion(
@@ -81,31 +73,31 @@ def error(
     return Reply(status=status, body=body, headers=headers or {}, delay=delay)
 
 
-class FakeOpenAI:
+class FakeOpenAI(StandIn):
     """The server: queue replies with :meth:`push`, read what was sent in ``requests``."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.replies: deque[Reply] = deque()
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []  # lower-cased names
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), daemon=True
-        )
 
     @property
     def base_url(self) -> str:
         """What the client is configured with, as for any OpenAI-compatible endpoint."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return f"{self.url}/v1"
 
     def push(self, *replies: Reply) -> None:
         """Queue replies for the next requests, in order."""
         with self._lock:
             self.replies.extend(replies)
+
+    def answer(self, path: str, headers: dict[str, str], request: Any) -> Reply:
+        if path.rstrip("/") != "/v1/chat/completions":
+            return error(404, f"unknown path {path}")
+        return self.next_reply(request, headers)
 
     def next_reply(self, request: dict[str, Any], headers: dict[str, str]) -> Reply:
         """Record ``request`` and choose its reply (500 when nothing is scripted)."""
@@ -118,57 +110,9 @@ class FakeOpenAI:
             return self.responder(request)
         return error(500, "no reply scripted for this request")
 
-    def start(self) -> None:
-        """Serve in a background thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
 
 @contextmanager
 def fake_openai() -> Iterator[FakeOpenAI]:
     """A started server, stopped on exit."""
-    server = FakeOpenAI()
-    server.start()
-    try:
+    with serving(FakeOpenAI()) as server:
         yield server
-    finally:
-        server.stop()
-
-
-def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            request = json.loads(self.rfile.read(length) or b"{}")
-            if self.path.rstrip("/") != "/v1/chat/completions":
-                self._send(error(404, f"unknown path {self.path}"))
-                return
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            self._send(fake.next_reply(request, headers))
-
-        def _send(self, reply: Reply) -> None:
-            time.sleep(reply.delay)
-            raw = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
-            data = raw.encode()
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client timed out and went away: nothing to answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Keep the test output quiet."""
-
-    return Handler

@@ -1,11 +1,9 @@
 """AWS Textract as the OCR provider: result parsing, error translation, and the ocr stage
-polling a job at moto's Textract (the ``s3_endpoint`` server serves it too) without blocking.
+polling a job without blocking, against a server that speaks Textract's HTTP API
+(:mod:`fake_textract`) and reads the originals from moto's S3 server.
 
-moto's Textract starts every job in the status ``TextractBackend.JOB_STATUS``
-and answers with the blocks in ``TextractBackend.BLOCKS``; it has no API to
-script either, so :class:`FakeTextract` sets them on moto's backend (which
-runs in this process) the way a real job would progress: running, then
-finished.
+The tests script the stand-in the way a real job progresses (running, then
+finished) through its own methods; the code under test sees only its URL.
 """
 
 from __future__ import annotations
@@ -13,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
-from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.textract.models import TextractBackend, textract_backends
 from PIL import Image
 from redis.asyncio import Redis
 
@@ -46,6 +43,8 @@ from streamproc.errors import ConfigurationError, PermanentError, RetryableError
 from streamproc.keys import Keys
 from streamproc.stage import Context, Defer
 from streamproc.worker import Report, Worker
+
+from fake_textract import FakeTextract, fake_textract
 
 PDF = "courtlistener__ca2_bainbridge_fund_v_argentina_25-1689_order.pdf"
 DOCX = "doctor__navy_discharge_review_board_decision.docx"
@@ -148,7 +147,7 @@ def test_blank_pages_within_the_reported_page_count_become_empty_pages() -> None
 
 
 def test_a_page_count_that_is_not_a_whole_number_is_ignored() -> None:
-    # moto reports {"Pages": {"Pages": n}}; the blocks then decide the page count.
+    # A malformed count ({"Pages": {"Pages": n}}): the blocks then decide the page count.
     odd = response([line("a", 2, "two")], DocumentMetadata={"Pages": {"Pages": 300}})
     assert [p.number for p in detection([odd]).pages()] == [1, 2]
 
@@ -282,54 +281,37 @@ def test_textract_with_a_local_store_needs_a_bucket_to_copy_originals_to(
     assert load_pipeline_settings().ocr_provider == "local"
 
 
-# -- the ocr stage at moto's Textract ----------------------------------------------------------
+# -- the ocr stage at the Textract stand-in ----------------------------------------------------
 
 
-class FakeTextract:
-    """Scripts moto's Textract: the status new jobs start in, their blocks, how they end."""
+@dataclass(frozen=True)
+class Aws:
+    """The Textract stand-in, moto's S3 server it reads from, and a bucket there."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, endpoint: str, bucket: str) -> None:
-        self.monkeypatch = monkeypatch
-        self.endpoint = endpoint
-        self.bucket = bucket
-        self.backend = textract_backends[DEFAULT_ACCOUNT_ID][REGION]
-        self.before = set(self.backend.async_text_detection_jobs)
-
-    def script(self, status: str, blocks: list[dict[str, Any]]) -> None:
-        """Jobs started from now on begin in ``status`` and answer with ``blocks``."""
-        self.monkeypatch.setattr(TextractBackend, "JOB_STATUS", status)
-        self.monkeypatch.setattr(TextractBackend, "BLOCKS", blocks)
-
-    def started(self) -> list[str]:
-        """Ids of the jobs started during this test."""
-        return [j for j in self.backend.async_text_detection_jobs if j not in self.before]
-
-    def finish(self, job_id: str, status: str, message: str | None = None) -> None:
-        """End a job, as Textract does when it is done with the document."""
-        state = self.backend.async_text_detection_jobs[job_id].job
-        state["JobStatus"] = status
-        if message is not None:
-            state["StatusMessage"] = message
+    textract: FakeTextract
+    s3_endpoint: str
+    bucket: str
 
 
 @pytest.fixture
-def fake_textract(s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch) -> FakeTextract:
-    """moto's Textract on the ``s3_endpoint`` server, scripted for this test, and a bucket."""
-    return FakeTextract(monkeypatch, s3_endpoint, bucket)
+def aws(s3_endpoint: str, bucket: str) -> Iterator[Aws]:
+    """A Textract stand-in for this test, reading from ``bucket`` at moto's S3 server."""
+    with fake_textract(s3_endpoint) as textract:
+        yield Aws(textract, s3_endpoint, bucket)
 
 
 @pytest.fixture
 def pdf_pages(corpus_dir: Path) -> list[list[str]]:
-    """The test PDF's text-layer lines: what the fake Textract 'recognises' in it."""
+    """The test PDF's text-layer lines: what the Textract stand-in 'recognises' in it."""
     return text_layer_lines(corpus_dir / PDF)
 
 
-def textract_settings(fake: FakeTextract, **overrides: object) -> dict[str, object]:
+def textract_settings(aws: Aws, **overrides: object) -> dict[str, object]:
     base: dict[str, object] = {
         "ocr_provider": "textract",
-        "textract_bucket": fake.bucket,
-        "textract_endpoint_url": fake.endpoint,
-        "s3_endpoint_url": fake.endpoint,
+        "textract_bucket": aws.bucket,
+        "textract_endpoint_url": aws.textract.url,
+        "s3_endpoint_url": aws.s3_endpoint,
         "textract_poll_seconds": POLL,
     }
     base.update(overrides)
@@ -337,13 +319,11 @@ def textract_settings(fake: FakeTextract, **overrides: object) -> dict[str, obje
 
 
 @pytest.fixture
-async def resources(
-    database_url: str, tmp_path: Path, fake_textract: FakeTextract
-) -> AsyncIterator[Resources]:
-    """Resources with a local store and Textract at moto, copying originals to the bucket."""
+async def resources(database_url: str, tmp_path: Path, aws: Aws) -> AsyncIterator[Resources]:
+    """Resources with a local store and the Textract stand-in, copying originals to the bucket."""
     engine = load_settings(database_url=database_url, data_dir=tmp_path / "data", max_attempts=3)
     settings = load_pipeline_settings(
-        store=(tmp_path / "objects").as_uri(), **textract_settings(fake_textract)
+        store=(tmp_path / "objects").as_uri(), **textract_settings(aws)
     )
     async with open_resources(engine, settings) as res:
         yield res
@@ -372,20 +352,20 @@ def expected_pages(pages: list[list[str]]) -> list[Page]:
 
 async def test_a_pdf_is_started_at_textract_polled_while_running_and_stored_when_done(
     resources: Resources,
-    fake_textract: FakeTextract,
+    aws: Aws,
     corpus_dir: Path,
     pdf_pages: list[list[str]],
 ) -> None:
-    fake_textract.script("IN_PROGRESS", blocks_for(pdf_pages))
-    s3_endpoint, bucket = fake_textract.endpoint, fake_textract.bucket
+    aws.textract.script("IN_PROGRESS", blocks_for(pdf_pages))
+    s3_endpoint, bucket = aws.s3_endpoint, aws.bucket
     doc = await submit(resources, corpus_dir / PDF)
 
     first = await call(resources, OcrInput(document_id=doc))
     assert isinstance(first, Defer) and first.seconds == POLL
     assert isinstance(first.payload, OcrInput) and first.payload.textract is not None
     started = first.payload.textract
-    assert fake_textract.started() == [started.job_id]
-    assert await job_status(s3_endpoint, started.job_id) == "IN_PROGRESS"
+    assert aws.textract.started() == [started.job_id]
+    assert await job_status(aws.textract.url, started.job_id) == "IN_PROGRESS"
     record = await get_document(resources.pool, doc)
     assert record is not None and record.object_key is not None
     assert (started.bucket, started.key, started.kind, started.polls) == (
@@ -402,7 +382,7 @@ async def test_a_pdf_is_started_at_textract_polled_while_running_and_stored_when
     assert second.payload.textract == started.model_copy(update={"polls": 1})
     assert await load_pages(resources.pool, doc) == []
 
-    fake_textract.finish(started.job_id, "SUCCEEDED")
+    aws.textract.finish(started.job_id, "SUCCEEDED")
     assert await call(resources, second.payload) == DocumentRef(document_id=doc)
     assert await load_pages(resources.pool, doc) == expected_pages(pdf_pages)
     assert len(pdf_pages) == len(read_document((corpus_dir / PDF).read_bytes())[1])
@@ -413,15 +393,15 @@ async def test_a_pdf_is_started_at_textract_polled_while_running_and_stored_when
 async def test_with_an_s3_store_textract_reads_the_stored_original_and_nothing_is_copied(
     database_url: str,
     tmp_path: Path,
-    fake_textract: FakeTextract,
+    aws: Aws,
     corpus_dir: Path,
     pdf_pages: list[list[str]],
 ) -> None:
-    fake_textract.script("SUCCEEDED", blocks_for(pdf_pages))
-    s3_endpoint, bucket = fake_textract.endpoint, fake_textract.bucket
+    aws.textract.script("SUCCEEDED", blocks_for(pdf_pages))
+    s3_endpoint, bucket = aws.s3_endpoint, aws.bucket
     engine = load_settings(database_url=database_url, data_dir=tmp_path / "data")
     settings = load_pipeline_settings(
-        store=f"s3://{bucket}/docs", **textract_settings(fake_textract, textract_bucket=None)
+        store=f"s3://{bucket}/docs", **textract_settings(aws, textract_bucket=None)
     )
     async with open_resources(engine, settings) as res:
         doc = await submit(res, corpus_dir / PDF)
@@ -437,14 +417,14 @@ async def test_with_an_s3_store_textract_reads_the_stored_original_and_nothing_i
 
 
 async def test_a_failed_job_is_a_permanent_error_with_textracts_message_and_the_document_fails(
-    resources: Resources, fake_textract: FakeTextract, corpus_dir: Path, pdf_pages: list[list[str]]
+    resources: Resources, aws: Aws, corpus_dir: Path, pdf_pages: list[list[str]]
 ) -> None:
-    fake_textract.script("IN_PROGRESS", blocks_for(pdf_pages))
+    aws.textract.script("IN_PROGRESS", blocks_for(pdf_pages))
     doc = await submit(resources, corpus_dir / PDF)
     first = await call(resources, OcrInput(document_id=doc))
     assert isinstance(first, Defer) and isinstance(first.payload, OcrInput)
     assert first.payload.textract is not None
-    fake_textract.finish(first.payload.textract.job_id, "FAILED", FAILURE)
+    aws.textract.finish(first.payload.textract.job_id, "FAILED", FAILURE)
     with pytest.raises(PermanentError) as caught:
         await call(resources, first.payload)
     message = str(caught.value)
@@ -457,23 +437,49 @@ async def test_a_failed_job_is_a_permanent_error_with_textracts_message_and_the_
 
 @pytest.mark.parametrize("name", [DOCX, HTML])
 async def test_documents_textract_cannot_read_are_read_locally_without_starting_a_job(
-    resources: Resources, fake_textract: FakeTextract, corpus_dir: Path, name: str
+    resources: Resources, aws: Aws, corpus_dir: Path, name: str
 ) -> None:
     doc = await submit(resources, corpus_dir / name)
     assert await call(resources, OcrInput(document_id=doc)) == DocumentRef(document_id=doc)
-    assert fake_textract.started() == []
+    assert aws.textract.started() == []
     _, local = read_document((corpus_dir / name).read_bytes())
     assert [p.text for p in await load_pages(resources.pool, doc)] == [p.text for p in local]
 
 
 async def test_polling_a_job_textract_does_not_know_is_permanent_and_says_to_submit_again(
-    resources: Resources, fake_textract: FakeTextract, corpus_dir: Path
+    resources: Resources, aws: Aws, corpus_dir: Path
 ) -> None:
     doc = await submit(resources, corpus_dir / PDF)
     unknown = TextractJob(job_id="no-such-job", kind="pdf", bucket="b" * 3, key="k")
     with pytest.raises(PermanentError, match="InvalidJobIdException") as caught:
         await call(resources, OcrInput(document_id=doc, textract=unknown))
     assert "submit the document again" in str(caught.value)
+
+
+async def test_a_start_repeated_after_a_lost_reply_gets_the_job_already_started(
+    resources: Resources, aws: Aws, corpus_dir: Path, pdf_pages: list[list[str]]
+) -> None:
+    aws.textract.script("IN_PROGRESS", blocks_for(pdf_pages))
+    doc = await submit(resources, corpus_dir / PDF)
+    first = await call(resources, OcrInput(document_id=doc))
+    again = await call(resources, OcrInput(document_id=doc))
+    assert isinstance(first, Defer) and isinstance(first.payload, OcrInput)
+    assert isinstance(again, Defer) and isinstance(again.payload, OcrInput)
+    assert first.payload.textract is not None and again.payload.textract is not None
+    assert again.payload.textract.job_id == first.payload.textract.job_id
+    assert aws.textract.started() == [first.payload.textract.job_id]
+
+
+async def test_a_start_textract_keeps_throttling_is_retried_later_without_a_job(
+    resources: Resources, aws: Aws, corpus_dir: Path
+) -> None:
+    doc = await submit(resources, corpus_dir / PDF)
+    aws.textract.refuse_next("ThrottlingException", "Rate exceeded", times=10)
+    with pytest.raises(RetryableError, match=r"\(ThrottlingException: Rate exceeded\)"):
+        await call(resources, OcrInput(document_id=doc))
+    tries = aws.textract.operations
+    assert len(tries) > 1 and set(tries) == {"StartDocumentTextDetection"}  # botocore's own tries
+    assert aws.textract.started() == []
 
 
 def closed_port() -> str:
@@ -485,16 +491,16 @@ def closed_port() -> str:
 
 
 async def test_an_unreachable_textract_is_retried_later(
-    database_url: str, tmp_path: Path, fake_textract: FakeTextract
+    database_url: str, tmp_path: Path, aws: Aws
 ) -> None:
     engine = load_settings(database_url=database_url, data_dir=tmp_path / "data")
     settings = load_pipeline_settings(
         store=(tmp_path / "objects").as_uri(),
-        **textract_settings(fake_textract, textract_endpoint_url=closed_port()),
+        **textract_settings(aws, textract_endpoint_url=closed_port()),
     )
     async with open_resources(engine, settings) as res:
         doc = await submit(res, Path(__file__))
-        running = TextractJob(job_id="job-1", kind="pdf", bucket=fake_textract.bucket, key="k")
+        running = TextractJob(job_id="job-1", kind="pdf", bucket=aws.bucket, key="k")
         with pytest.raises(RetryableError, match="Textract unreachable"):
             await call(res, OcrInput(document_id=doc, textract=running))
 
@@ -506,11 +512,11 @@ async def test_an_unreachable_textract_is_retried_later(
 def engine(
     make_settings: Any,
     database_url: str,
-    fake_textract: FakeTextract,
+    aws: Aws,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Settings:
     """Engine settings for this test; the pipeline's lifespan reads Textract's from the env."""
-    for name, value in textract_settings(fake_textract).items():
+    for name, value in textract_settings(aws).items():
         monkeypatch.setenv(f"STREAMPROC_{name.upper()}", str(value))
     return make_settings(database_url=database_url)  # type: ignore[no-any-return]
 
@@ -549,18 +555,18 @@ async def deferrals(client: Client, batch: str) -> int:
 async def test_a_worker_completes_a_document_whose_textract_job_it_polls_through_the_delayed_set(
     engine: Settings,
     redis: Redis,
-    fake_textract: FakeTextract,
+    aws: Aws,
     corpus_dir: Path,
     pdf_pages: list[list[str]],
 ) -> None:
-    fake_textract.script("IN_PROGRESS", blocks_for(pdf_pages))
+    aws.textract.script("IN_PROGRESS", blocks_for(pdf_pages))
     async with lifespan(engine) as res:
         client = Client(redis, Keys(engine.prefix))
         result = await submit_paths([corpus_dir / PDF], resources=res, client=client, batch="TX")
         [doc] = [f.document_id for f in result.files]
 
         report = await run_until_textract_ends(
-            engine, redis, fake_textract, batch="TX", status="SUCCEEDED", message=None
+            engine, redis, aws.textract, batch="TX", status="SUCCEEDED", message=None
         )
 
         assert (
@@ -580,11 +586,11 @@ async def test_a_worker_completes_a_document_whose_textract_job_it_polls_through
 async def test_a_worker_dead_letters_a_document_whose_textract_job_failed_with_its_message(
     engine: Settings,
     redis: Redis,
-    fake_textract: FakeTextract,
+    aws: Aws,
     corpus_dir: Path,
     pdf_pages: list[list[str]],
 ) -> None:
-    fake_textract.script("IN_PROGRESS", blocks_for(pdf_pages))
+    aws.textract.script("IN_PROGRESS", blocks_for(pdf_pages))
     keys = Keys(engine.prefix)
     async with lifespan(engine) as res:
         client = Client(redis, keys)
@@ -592,7 +598,7 @@ async def test_a_worker_dead_letters_a_document_whose_textract_job_failed_with_i
         [doc] = [f.document_id for f in result.files]
 
         report = await run_until_textract_ends(
-            engine, redis, fake_textract, batch="TF", status="FAILED", message=FAILURE
+            engine, redis, aws.textract, batch="TF", status="FAILED", message=FAILURE
         )
 
         assert report.counts["ocr"]["dead_lettered"] == 1 and "done" not in report.counts["ocr"]
