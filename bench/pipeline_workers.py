@@ -201,7 +201,7 @@ def py_spy() -> str:
     beside = Path(sys.executable).with_name("py-spy")
     found = str(beside) if beside.exists() else shutil.which("py-spy")
     if found is None:
-        raise RuntimeError("py-spy not found: pip install -e '.[profile]'")
+        raise RuntimeError("py-spy not found: run `make install` (it is in the dev group)")
     return found
 
 

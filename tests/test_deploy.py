@@ -142,7 +142,7 @@ def test_compose_stack_wires_redis_postgres_minio_supervisor_prometheus_and_graf
             assert not source.startswith("./") or (REPO / source).is_dir(), volume
     dockerfile = (REPO / "Dockerfile").read_text()
     assert dockerfile.startswith("# ") and "FROM python:3.11-slim" in dockerfile
-    assert "tesseract-ocr" in dockerfile and "pip install ." in dockerfile
+    assert "tesseract-ocr" in dockerfile and "uv sync --locked" in dockerfile
 
 
 def start(procs: Procs, log: Path, *args: str, env: dict[str, str] | None = None) -> None:

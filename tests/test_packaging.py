@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -14,19 +15,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_installed_wheel_finds_its_lua_scripts(tmp_path: Path) -> None:
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--quiet",
-            "-w",
-            str(tmp_path),
-            str(REPO),
-        ],
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
         check=True,
         capture_output=True,
+        cwd=REPO,
     )
     [wheel] = tmp_path.glob("streamproc-*.whl")
     with zipfile.ZipFile(wheel) as zf:
@@ -53,3 +45,10 @@ def test_installed_wheel_finds_its_lua_scripts(tmp_path: Path) -> None:
     folder, expanded = out.stdout.split()
     assert Path(folder) == tmp_path / "site" / "streamproc" / "lua"
     assert expanded == "True"
+
+
+def test_the_build_backend_is_pinned_to_the_hatchling_the_lock_holds() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    [locked] = [p["version"] for p in lock["package"] if p["name"] == "hatchling"]
+    assert project["tool"]["uv"]["build-constraint-dependencies"] == [f"hatchling=={locked}"]

@@ -101,7 +101,7 @@ class ProgressEvents:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.pubsub.unsubscribe(self.channel)
-        await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self.pubsub.aclose()
 
     async def next(self) -> None:
         """Return at the next progress message of the batch, or after ``fallback`` seconds."""

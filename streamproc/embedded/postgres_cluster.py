@@ -38,8 +38,9 @@ def postgres_bin() -> Path:
     spec = importlib.util.find_spec("pgserver")
     if spec is None or spec.origin is None:
         raise ConfigurationError(
-            "The embedded PostgreSQL needs the 'pgserver' package (pip install pgserver), "
-            "or set DATABASE_URL to use a PostgreSQL server you run yourself."
+            "The embedded PostgreSQL needs the 'pgserver' package (pip install pgserver; "
+            "it has builds for CPython 3.11 and 3.12 only), or set DATABASE_URL to use a "
+            "PostgreSQL server you run yourself."
         )
     return Path(spec.origin).parent / "pginstall" / "bin"
 
