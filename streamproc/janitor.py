@@ -4,7 +4,9 @@ A consumer that stopped heartbeating and has been idle for
 ``dead_consumer_after`` seconds is removed from its group with XGROUP
 DELCONSUMER -- but only when it owns no pending entries: those are first
 taken over by a reclaimer (their idle time passes the visibility timeout
-long before), because DELCONSUMER would silently drop them.
+long before), because DELCONSUMER would silently drop them. The last check and
+the deletion happen in one script call (``reap.lua``), so an entry read in
+between is never dropped.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from redis.exceptions import ResponseError
 from streamproc.connections import text
 from streamproc.envelope import now_ms
 from streamproc.keys import Keys
+from streamproc.scripts import Scripts
 
 
 async def live_consumers(redis: Redis, keys: Keys, dead_after: float) -> set[str]:
@@ -38,10 +41,12 @@ async def live_consumers(redis: Redis, keys: Keys, dead_after: float) -> set[str
 
 
 async def reap(
-    redis: Redis, keys: Keys, stages: list[str], me: str, dead_after: float
+    scripts: Scripts, keys: Keys, stages: list[str], me: str, dead_after: float
 ) -> list[str]:
     """Delete dead, empty consumers from every group reading the streams of ``stages`` (side
     groups too); returns 'stage/name' (or 'stage:group/name' in a side group) of each."""
+    redis = scripts.redis
+    idle_ms = int(dead_after * 1000)
     live = await live_consumers(redis, keys, dead_after) | {me}
     removed: list[str] = []
     for stage in stages:
@@ -51,10 +56,11 @@ async def reap(
             where = stage if group == stage else f"{stage}:{group}"
             for c in await redis.xinfo_consumers(stream, group):
                 name = text(c["name"])
-                if name in live or int(c["pending"]) or int(c["idle"]) < dead_after * 1000:
+                if name in live or int(c["pending"]) or int(c["idle"]) < idle_ms:
                     continue
-                await redis.xgroup_delconsumer(stream, group, name)
-                removed.append(f"{where}/{name}")
+                call = scripts.reap(stream=stream, group=group, consumer=name, min_idle_ms=idle_ms)
+                if await scripts.call(call):  # checked again where nothing can come between
+                    removed.append(f"{where}/{name}")
     return removed
 
 

@@ -59,6 +59,11 @@ class Keys:
         """Consumer name -> heartbeat record of every live worker."""
         return self._key("consumers")
 
+    @property
+    def group_checkpoints(self) -> str:
+        """'<stream>\\n<group>' -> the id a deleted consumer group is recreated at."""
+        return self._key("groups")
+
     def rate_limit(self, name: str) -> str:
         """The shared request and token buckets of the rate limit ``name``."""
         return self._key("ratelimit", name)

@@ -62,6 +62,11 @@ LEASES_LOST = Counter(
     "In-flight messages another consumer claimed before this one finished.",
     ["stage"],
 )
+ABANDONED = Counter(
+    "streamproc_handlers_abandoned_total",
+    "Handlers that ignored their cancellation after the time limit and were left running.",
+    ["stage"],
+)
 
 # "skipped": an entry addressed to another consumer group of the stream (that group's
 # retry or redrive), acknowledged unread.
@@ -78,6 +83,7 @@ class StageMetrics:
     in_flight: Gauge
     reclaimed: Counter
     leases_lost: Counter
+    abandoned: Counter
 
     @classmethod
     def bind(cls, stage: str) -> StageMetrics:
@@ -89,6 +95,7 @@ class StageMetrics:
             in_flight=IN_FLIGHT.labels(stage),
             reclaimed=RECLAIMED.labels(stage),
             leases_lost=LEASES_LOST.labels(stage),
+            abandoned=ABANDONED.labels(stage),
         )
 
 

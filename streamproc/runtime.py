@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streamproc.config import Settings
 from streamproc.keys import Keys
 from streamproc.scripts import Scripts
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
 
 def consumer_name() -> str:
@@ -52,3 +56,35 @@ async def sleep_unless(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+class Backoff:
+    """How one loop rides out a failing Redis: it logs the first failure of a streak (and
+    the recovery), and waits longer after each failure, up to ``most`` seconds.
+
+    Connection errors and error replies alike (NOGROUP, OOM, READONLY, ...) pause
+    the loop and are tried again: they never end the worker.
+    """
+
+    def __init__(self, log: Any, event: str, *, first: float = 0.05, most: float = 5.0) -> None:
+        self.log, self.event = log, event
+        self.first, self.most = first, most
+        self.delay = first
+        self.failures = 0
+
+    async def failed(self, exc: BaseException, stopping: asyncio.Event | None = None) -> bool:
+        """Note a failure and wait; True if ``stopping`` was set meanwhile."""
+        if self.failures == 0:
+            self.log.warning(self.event, error=str(exc) or type(exc).__name__)
+        self.failures += 1
+        delay, self.delay = self.delay, min(self.delay * 2, self.most)
+        if stopping is None:
+            await asyncio.sleep(delay)
+            return False
+        return await sleep_unless(stopping, delay)
+
+    def succeeded(self) -> None:
+        """Note a success: the next failure starts a new streak."""
+        if self.failures:
+            self.log.info(f"{self.event}_recovered", failures=self.failures)
+        self.failures, self.delay = 0, self.first

@@ -1,9 +1,8 @@
 """Typed wrappers around the Lua scripts in ``lua/``, one per atomic operation.
 
 Scripts are loaded once (SCRIPT LOAD) and called by EVALSHA; a server that
-lost its script cache (a restart) answers NOSCRIPT, and the calls are loaded
-and sent again. Re-sending is safe: every script starts with an XACK or a
-check that makes a second run a no-op. Each script's header documents its
+lost its script cache (a restart) answers NOSCRIPT, and the calls it refused
+(only those) are loaded and sent again. Each script's header documents its
 KEYS, ARGV and return value; a test checks that every file has a wrapper.
 """
 
@@ -23,7 +22,6 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from streamproc import ids as stream_ids
 from streamproc.keys import Keys
 from streamproc.lane import Lane
 
@@ -38,6 +36,7 @@ SCRIPT_NAMES = (
     "seal",
     "token_bucket",
     "redrive",
+    "reap",
 )
 _INCLUDE = re.compile(r"^--!include (\S+)$", re.MULTILINE)
 Arg = str | bytes | int
@@ -99,15 +98,27 @@ class Scripts:
 
     async def run(self, calls: Sequence[ScriptCall], *, lane: Lane | None = None) -> list[Any]:
         """Run many calls in one round trip (on ``lane`` when given); returns their results
-        in order."""
-        send = self._send if lane is None else partial(self._send_on, lane)
-        results = await send(calls)
-        if any(isinstance(r, NoScriptError) for r in results):
-            await self.load()
-            results = await send(calls)
+        in order, raising the first error reply."""
+        results = await self.run_each(calls, lane=lane)
         for result in results:
             if isinstance(result, Exception):
                 raise result
+        return results
+
+    async def run_each(self, calls: Sequence[ScriptCall], *, lane: Lane | None = None) -> list[Any]:
+        """Like :meth:`run`, but an error reply comes back in its call's place, so the
+        caller can tell the calls that ran from those that did not. A call the server
+        answered NOSCRIPT (it lost its script cache) is loaded and sent again; calls that
+        ran are not, since running some of them twice is not harmless (a token taken
+        twice)."""
+        send = self._send if lane is None else partial(self._send_on, lane)
+        results = await send(calls)
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            await self.load()
+            again = await send([calls[i] for i in missing])
+            for i, result in zip(missing, again, strict=True):
+                results[i] = result
         return results
 
     async def _send(self, calls: Sequence[ScriptCall]) -> list[Any]:
@@ -197,16 +208,29 @@ class Scripts:
 
     def renew(self, *, stage: str, group: str, consumer: str, ids: Sequence[str]) -> ScriptCall:
         """Reset the idle time of those ``ids`` still pending for ``consumer``."""
-        ordered = sorted(ids, key=stream_ids.parse)
-        args: list[Arg] = [group, consumer, ordered[0], ordered[-1], *ordered]
+        args: list[Arg] = [group, consumer, *ids]
         return ScriptCall("renew", [self.keys.stream(stage)], args)
 
     def claim(
-        self, *, stage: str, group: str, consumer: str, min_idle_ms: int, cursor: str, count: int
+        self,
+        *,
+        stage: str,
+        group: str,
+        consumer: str,
+        min_idle_ms: int,
+        cursor: str,
+        count: int,
+        now: int,
     ) -> ScriptCall:
-        """Take over idle entries (JUSTID: no delivery counted); returns their counts."""
-        args: list[Arg] = [group, consumer, min_idle_ms, cursor, count]
-        return ScriptCall("claim", [self.keys.stream(stage)], args)
+        """Take over idle entries (JUSTID: no delivery counted); returns their counts, and
+        dead-letters entries deleted from the stream while pending."""
+        args: list[Arg] = [group, consumer, min_idle_ms, cursor, count, stage, now]
+        keys = [self.keys.stream(stage), self.keys.dead_letters(stage)]
+        return ScriptCall("claim", keys, args)
+
+    def reap(self, *, stream: str, group: str, consumer: str, min_idle_ms: int) -> ScriptCall:
+        """Delete ``consumer`` from ``group`` only if it holds nothing and is idle enough."""
+        return ScriptCall("reap", [stream], [group, consumer, min_idle_ms])
 
     def enqueue(
         self, *, stage: str, batch: str, docs: Sequence[tuple[str, Sequence[str | bytes]]], now: int

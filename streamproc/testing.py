@@ -2,7 +2,7 @@
 
 ``chain(n)`` builds a pipeline of ``n`` stages whose handler does what each
 message's :class:`Probe` payload asks: nothing, sleep, fail permanently, fail
-until an attempt, or kill its own process. With ``STREAMPROC_PROBE_LOG`` set,
+until an attempt, kill its own process, or ignore its cancellation. With ``STREAMPROC_PROBE_LOG`` set,
 every handler call appends one line (stage, document, attempt, pid) to that
 file, so tests can count calls across processes.
 """
@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from streamproc.errors import PermanentError, RetryableError
 from streamproc.stage import Context, Defer, Handler, Pipeline, Stage
 
-Action = Literal["ok", "sleep", "permanent", "retryable", "kill", "poll"]
+Action = Literal["ok", "sleep", "permanent", "retryable", "kill", "poll", "stubborn"]
 
 
 class Probe(BaseModel):
@@ -49,7 +49,18 @@ async def probe(msg: Probe, ctx: Context) -> Defer | None:
         os.kill(os.getpid(), signal.SIGKILL)
     elif msg.action == "poll" and msg.polls > 0:
         return Defer(msg.seconds, msg.model_copy(update={"polls": msg.polls - 1}))
+    elif msg.action == "stubborn":
+        await _ignore_one_cancellation(msg.seconds)
     return None
+
+
+async def _ignore_one_cancellation(seconds: float) -> None:
+    """Sleep ``seconds``; if cancelled, swallow it and sleep ``seconds`` more (a badly
+    written handler: a second cancellation ends it)."""
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        await asyncio.sleep(seconds)
 
 
 def _record(ctx: Context) -> None:

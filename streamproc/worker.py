@@ -20,15 +20,17 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import AuthenticationError, AuthorizationError
+from redis.exceptions import AuthenticationError, AuthorizationError, RedisError
 
 from streamproc import envelope, janitor
 from streamproc.config import Settings
 from streamproc.connections import refused_credentials, text
+from streamproc.deadlines import abandon_after
+from streamproc.group import GroupKeeper
 from streamproc.keys import Keys
 from streamproc.logs import get_logger
-from streamproc.runner import REDIS_DOWN, StageRunner
-from streamproc.runtime import Runtime, consumer_name, sleep_unless
+from streamproc.runner import StageRunner
+from streamproc.runtime import REDIS_DOWN, Backoff, Runtime, consumer_name, sleep_unless
 from streamproc.scripts import Scripts
 from streamproc.stage import Pipeline, Stage
 
@@ -41,9 +43,11 @@ STOP_POLL = 0.02  # how often a stopping worker looks again at readers still rea
 
 @dataclass
 class Report:
-    """What a worker did: outcome counts per stage."""
+    """What a worker did: outcome counts per stage, and how many handlers it left running
+    because they ignored cancellation (its process must then end: see the CLI)."""
 
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    orphans: int = 0
 
     def total(self, outcome: str = "done") -> int:
         """How many messages ended with ``outcome`` across all stages."""
@@ -121,16 +125,17 @@ class Worker:
                 resources,
             )
             await rt.scripts.load()
+            for s in self.stages:  # before any task starts: a refusal is one clear error
+                await GroupKeeper(self.redis, self.keys, s.name, s.group or s.name).ensure()
             try:
                 async with asyncio.TaskGroup() as tg:
                     self.runners = [StageRunner(s, rt, tg) for s in self.stages]
-                    for r in self.runners:
-                        await r.ensure_group()
                     await self._serve(tg, rt, drain)
             finally:  # the runners' own connections, however the worker ended
                 for r in self.runners:
                     await r.close()
-        return Report({r.stage.name: dict(r.counts) for r in self.runners})
+        orphans = sum(len(r.tasks) + r.deadlines.orphans for r in self.runners)
+        return Report({r.stage.name: dict(r.counts) for r in self.runners}, orphans)
 
     async def _wait_for_redis(self) -> bool:
         """Wait until Redis answers (a worker may start before it); False if stopped first.
@@ -158,14 +163,15 @@ class Worker:
         for r in self.runners:
             r.downstream = by_stage.get(r.stage.next) if r.stage.next else None
         block = None if drain else self.settings.block_ms
-        readers = [tg.create_task(r.read_loop(block)) for r in self.runners]
-        helpers = [tg.create_task(r.flush_loop()) for r in self.runners]
-        helpers += [tg.create_task(r.lease_loop()) for r in self.runners]
-        reclaimers = [tg.create_task(r.reclaim_loop()) for r in self.runners]
-        reclaimers += [tg.create_task(r.quarantine_loop()) for r in self.runners]
-        reclaimers += [tg.create_task(r.deadline_loop()) for r in self.runners]
+        readers = [tg.create_task(r.reader.loop(block)) for r in self.runners]
+        helpers = [tg.create_task(r.outbox.loop()) for r in self.runners]
+        helpers += [tg.create_task(r.leases.loop()) for r in self.runners]
+        reclaimers = [tg.create_task(r.reclaimer.loop()) for r in self.runners]
+        reclaimers += [tg.create_task(r.reclaimer.quarantine_loop()) for r in self.runners]
+        reclaimers += [tg.create_task(r.deadlines.loop()) for r in self.runners]
+        reclaimers += [tg.create_task(r.checkpoint_loop()) for r in self.runners]
         helpers += [tg.create_task(self._promote_loop(rt)), tg.create_task(self._heartbeat_loop())]
-        helpers.append(tg.create_task(self._janitor_loop()))
+        helpers.append(tg.create_task(self._janitor_loop(rt)))
         if drain:
             helpers.append(tg.create_task(self._drain_monitor()))
         if any(limit is not None for limit in self._limits):
@@ -190,7 +196,7 @@ class Worker:
         for r in self.runners:
             for t in list(r.tasks.values()):
                 t.cancel()
-        await asyncio.sleep(0)
+        await self._let_cancelled_end()
         for r in self.runners:
             await self._final_flush(r, deadline)
         self.halted.set()
@@ -201,6 +207,23 @@ class Worker:
         await self._forget_heartbeat()
         self.log.info("worker_stopped", left_pending=cancelled)
 
+    async def _let_cancelled_end(self) -> None:
+        """Give cancelled handlers a moment to end; one that ignores its cancellation is
+        left running (counted in the report's ``orphans``): its entry stays pending."""
+        running = [t for r in self.runners for t in r.tasks.values()]
+        if not running:
+            await asyncio.sleep(0)
+            return
+        wait = min(abandon_after(r.timeout) for r in self.runners)
+        _, stuck = await asyncio.wait(running, timeout=wait)
+        if stuck:
+            self.log.error(
+                "handlers_ignored_cancellation",
+                count=len(stuck),
+                error="handlers ignored their cancellation; their entries stay pending and are "
+                "reclaimed elsewhere (a handler must let CancelledError propagate)",
+            )
+
     async def _stop_readers(self, readers: list[asyncio.Task[None]]) -> None:
         """Stop reading: a reader waiting for room or for its next read is cancelled at once;
         one inside XREADGROUP is left to finish it (at most its BLOCK, never while draining),
@@ -209,7 +232,7 @@ class Worker:
         deadline = time.monotonic() + self.settings.block_ms / 1000 + 1
         while True:
             for r, t in zip(self.runners, readers, strict=True):
-                if not r.in_read:
+                if not r.reader.in_read:
                     t.cancel()
             _, waiting = await asyncio.wait(readers, timeout=STOP_POLL)
             if not waiting:
@@ -235,20 +258,17 @@ class Worker:
         so once and backs off."""
         interval = self.settings.promote_interval
         idle = max(PROMOTE_IDLE, interval)
-        failing = False
+        backoff = Backoff(self.log, "promote_failed", first=idle, most=idle)
         while not self.halted.is_set():
             now = envelope.now_ms()
             calls = [rt.scripts.promote(stage=s.name, now=now) for s in self.stages]
             rt.retry_scheduled.clear()
             try:
                 results = await rt.scripts.run(calls)
-            except REDIS_DOWN as exc:
-                if not failing:
-                    self.log.warning("promote_failed", error=str(exc))
-                failing = True
-                await asyncio.sleep(idle)
+            except RedisError as exc:
+                await backoff.failed(exc)
                 continue
-            failing = False
+            backoff.succeeded()
             due = [int(r[1]) for r in results if int(r[1]) >= 0]
             delay = min(idle, (min(due) - now) / 1000) if due else idle
             await sleep_unless(rt.retry_scheduled, max(delay, interval))
@@ -261,25 +281,25 @@ class Worker:
         }
         while not self.halted.is_set():
             record["at"] = envelope.now_ms()
-            with contextlib.suppress(*REDIS_DOWN):
+            with contextlib.suppress(RedisError):
                 await self.redis.hset(self.keys.consumers, self.consumer, orjson.dumps(record))
             await asyncio.sleep(self.settings.heartbeat_interval)
 
-    async def _janitor_loop(self) -> None:
+    async def _janitor_loop(self, rt: Runtime) -> None:
         interval = max(self.settings.dead_consumer_after / 4, self.settings.heartbeat_interval)
         stages = [s.name for s in self.stages]
         while not await sleep_unless(self.stopping, interval):
             try:
                 removed = await janitor.reap(
-                    self.redis, self.keys, stages, self.consumer, self.settings.dead_consumer_after
+                    rt.scripts, self.keys, stages, self.consumer, self.settings.dead_consumer_after
                 )
-            except REDIS_DOWN:
+            except RedisError:
                 continue
             if removed:
                 self.log.info("dead_consumers_removed", consumers=removed)
 
     async def _forget_heartbeat(self) -> None:
-        with contextlib.suppress(*REDIS_DOWN):
+        with contextlib.suppress(RedisError):
             await self.redis.hdel(self.keys.consumers, self.consumer)
 
     async def _recycle_monitor(self, max_messages: int | None, max_rss_mb: float | None) -> None:
@@ -308,13 +328,13 @@ class Worker:
             pipe.zcard(self.keys.delayed(r.stage.name))
         try:
             results = await pipe.execute()
-        except REDIS_DOWN:
+        except RedisError:  # unreachable, or a group or stream missing just now
             return False
         for i, r in enumerate(self.runners):
             pending, groups, info, delayed = results[4 * i : 4 * i + 4]
             if pending["pending"] or delayed or _undelivered(r.group, groups, info):
                 return False
-        return not any(r.inflight or r.outbox for r in self.runners)
+        return not any(r.inflight or r.outbox.pending for r in self.runners)
 
 
 def rss_mib() -> float:

@@ -47,7 +47,7 @@ async def test_worker_killed_mid_batch_loses_nothing_and_forwards_each_message_o
     }
     client = Client(redis, Keys(prefix))
     probes = [
-        (f"doc{i}", Probe(seq=i, action="sleep", seconds=0.05, at_stage="s2")) for i in range(600)
+        (f"doc{i}", Probe(seq=i, action="sleep", seconds=0.1, at_stage="s2")) for i in range(600)
     ]
     await client.submit("s1", probes, batch="B")
     # The victim runs alone until it is well into stage s2, so it is the one
@@ -56,7 +56,10 @@ async def test_worker_killed_mid_batch_loses_nothing_and_forwards_each_message_o
     victim = spawn(spawned, python, env, "worker", "--pipeline", "streamproc.testing:three")
 
     async def victim_busy() -> bool:
-        return sum(1 for stage, _, _, _ in probe_rows(env) if stage == "s2") >= 30
+        started = sum(1 for stage, _, _, _ in probe_rows(env) if stage == "s2")
+        if started < 30:
+            return False  # (the group exists once the victim ran something in s2)
+        return (await redis.xpending(Keys(prefix).stream("s2"), "s2"))["pending"] > 0
 
     await until(victim_busy)
     victim.send_signal(signal.SIGKILL)
@@ -265,3 +268,22 @@ async def test_streams_command_reports_backlog_pending_and_dead_letters(
     )
     assert s1["oldest_pending_seconds"] is not None and s1["oldest_pending_seconds"] >= 0
     assert rows["s2"]["length"] == 0 and rows["s3"]["lag"] == 0
+
+
+async def test_a_worker_whose_handler_ignores_cancellation_ends_its_process_and_loses_nothing(
+    redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
+) -> None:
+    env = worker_env | {"STREAMPROC_HANDLER_TIMEOUT": "0.3", "STREAMPROC_MAX_ATTEMPTS": "1"}
+    client = Client(redis, Keys(prefix))
+    stubborn = Probe(seq=0, action="stubborn", seconds=30.0)
+    await client.submit("s1", [("doc0", stubborn), ("doc1", Probe(seq=1))], batch="B")
+    worker = spawn(
+        spawned, python, env, "worker", "--drain", "--pipeline", "streamproc.testing:one"
+    )
+    # asyncio waits on the way out for every task: a handler that swallows its cancellation
+    # would hold the process for its whole 30 s sleep, and one that loops, for ever.
+    assert await asyncio.to_thread(worker.wait, 20) == 3
+    status = await client.status("B")
+    assert status is not None and (status.done, status.failed, status.completed) == (1, 1, True)
+    [(_, letter)] = await redis.xrange(Keys(prefix).dead_letters("s1"))
+    assert letter[b"doc"] == b"doc0" and letter[b"error_class"] == b"HandlerTimeout"

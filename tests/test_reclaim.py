@@ -45,7 +45,7 @@ async def test_entries_claimed_as_redis_goes_away_are_let_go_unstarted_not_fatal
         runner = StageRunner(stage, rt, tg)
         restartable_redis.stop()
         # What the reclaimer does with an entry its claim just took, Redis gone meanwhile.
-        await runner._take_over([(mid.decode(), 1)])
+        await runner.reclaimer.take_over([(mid.decode(), 1)])
         assert (runner.inflight, runner.tasks) == ({}, {})
 
     restartable_redis.start()

@@ -199,27 +199,32 @@ async def test_claim_takes_over_idle_entries_without_counting_a_delivery(
     ids = await _deliver(redis, keys, "a", 3)
     await redis.xdel(keys.stream("a"), ids[2])  # trimmed away while pending
     call = scripts.claim(
-        stage="a", group=GROUP, consumer="c2", min_idle_ms=0, cursor="0-0", count=10
+        stage="a", group=GROUP, consumer="c2", min_idle_ms=0, cursor="0-0", count=10, now=7
     )
     cursor, claimed, deleted = await scripts.call(call)
     assert cursor == b"0-0"
-    live = [(mid.decode(), n) for mid, n in claimed]
-    assert live[:2] == [(ids[0], 1), (ids[1], 1)]
-    info = await redis.info("server")
-    if int(str(info["redis_version"]).split(".")[0]) >= 7:
-        assert [d.decode() for d in deleted] == [ids[2]]  # Redis 7 reports and drops deleted ids
+    assert [(mid.decode(), n) for mid, n in claimed] == [(ids[0], 1), (ids[1], 1)]
+    assert [d.decode() for d in deleted] == [ids[2]]  # on Redis 6.2 and 7 alike
     rows = await redis.xpending_range(keys.stream("a"), GROUP, "-", "+", 10)
     owners = {
         r["message_id"].decode(): (r["consumer"].decode(), r["times_delivered"]) for r in rows
     }
-    assert owners[ids[0]] == ("c2", 1) and owners[ids[1]] == ("c2", 1)
+    assert owners == {ids[0]: ("c2", 1), ids[1]: ("c2", 1)}  # the deleted one is not pending
+    [(_, letter)] = await redis.xrange(keys.dead_letters("a"))
+    fields = {k.decode(): v.decode() for k, v in letter.items()}
+    assert (fields["message_id"], fields["error_class"], fields["failed_at"]) == (
+        ids[2],
+        "EntryDeleted",
+        "7",
+    )
+    assert "streamproc reprocess DOC --from-stage a" in fields["error"]
 
 
 async def test_claim_leaves_entries_that_are_not_idle_long_enough(setup, redis: Redis) -> None:
     scripts, keys = setup
     await _deliver(redis, keys, "a", 2)
     call = scripts.claim(
-        stage="a", group=GROUP, consumer="c2", min_idle_ms=60_000, cursor="0-0", count=10
+        stage="a", group=GROUP, consumer="c2", min_idle_ms=60_000, cursor="0-0", count=10, now=1
     )
     _, claimed, _ = await scripts.call(call)
     assert claimed == []

@@ -14,6 +14,7 @@ from streamproc.client import Client
 from streamproc.config import Settings
 from streamproc.connections import connect_redis
 from streamproc.embedded import start_private_redis
+from streamproc.ids import parse
 from streamproc.keys import Keys
 from streamproc.stage import Pipeline
 from streamproc.testing import Probe, chain, read_probe_log
@@ -172,6 +173,8 @@ async def test_a_group_deleted_under_a_running_worker_is_recreated(
     task = asyncio.create_task(worker.run())
     client = await submit(settings, redis, [Probe(seq=i) for i in range(5)], batch="B1")
     await _until(lambda: _completed(client, "B1"))
+    [*_, (last, _)] = await redis.xrange(keys.stream("s1"))
+    await _until(lambda: _checkpointed_past(redis, keys, "s1", last))
     await redis.xgroup_destroy(keys.stream("s1"), "s1")
     await client.submit("s1", [(f"late{i}", Probe(seq=i)) for i in range(5)], batch="B2")
     try:
@@ -187,6 +190,12 @@ async def test_a_group_deleted_under_a_running_worker_is_recreated(
     worker.stop()
     report = await asyncio.wait_for(task, 10)
     assert report.counts["s1"]["done"] == 10
+
+
+async def _checkpointed_past(redis: Redis, keys: Keys, stage: str, entry: bytes) -> bool:
+    """Whether the group's checkpoint has moved up to ``entry``."""
+    point = await redis.hget(keys.group_checkpoints, f"{keys.stream(stage)}\n{stage}")
+    return point is not None and parse(point.decode()) >= parse(entry.decode())
 
 
 async def _completed(client: Client, batch: str) -> bool:

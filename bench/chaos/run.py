@@ -145,8 +145,10 @@ class Chaos:
         With ``spare``, another worker that is up (it heartbeats) must remain to take
         the victim's entries over: one still starting cannot.
         """
-        deadline = time.monotonic() + BUSY_WAIT
+        # A stop is worth something only if it freezes work in flight: it waits for that as
+        # long as for a spare worker (a crowded machine starts workers late).
         patience = time.monotonic() + (SPARE_WAIT if spare else BUSY_WAIT)
+        deadline = patience if spare else time.monotonic() + BUSY_WAIT
         while True:
             held = await self._patiently(lambda: pending_by_pid(self.redis, self.keys, self.stages))
             up = await self._patiently(lambda: ready_pids(self.redis, self.keys))

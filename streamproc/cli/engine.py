@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+import logging
+import os
+import sys
+from typing import NoReturn
 
 import click
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
 from streamproc.backlog import StageBacklog, stage_backlog
 from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
-from streamproc.connections import connect_redis, redis_url, text
+from streamproc.connections import connect_redis, redis_url
 from streamproc.errors import ConfigurationError
 from streamproc.keys import Keys
-from streamproc.stage import Stage, load_pipeline
+from streamproc.stage import load_pipeline
 from streamproc.worker import Worker
+
+# A worker exits with this code when handlers ignored their cancellation: it could not stop
+# them, so its process ended at once (the supervisor starts another).
+EXIT_ORPHANS = 3
 
 
 @click.command()
@@ -70,33 +75,27 @@ def worker(
     async def main() -> dict[str, dict[str, int]]:
         redis = connect_redis(redis_url(settings))
         try:
-            if group is not None:
-                await _check_group(redis, Keys(settings.prefix), selected, group)
             w = Worker(pipeline, selected, settings, redis)
             w.install_signal_handlers()
             report = await w.run(drain=drain, max_messages=max_messages, max_rss_mb=max_rss_mb)
-            return report.counts
         finally:
             await redis.aclose()
+        if report.orphans:
+            end_process_with_orphans(report.orphans)
+        return report.counts
 
     counts = run_async(main())
     if drain:
         click.echo(json.dumps({"counts": counts}))
 
 
-async def _check_group(redis: Redis, keys: Keys, stages: list[Stage[Any]], group: str) -> None:
-    """Refuse a side group that does not exist: creating it at the start of history here
-    would silently re-run everything the stream still holds."""
-    for s in stages:
-        try:
-            groups = await redis.xinfo_groups(keys.stream(s.name))
-        except ResponseError:
-            groups = []
-        if not any(text(g["name"]) == group for g in groups):
-            raise ConfigurationError(
-                f"stage {s.name!r} has no consumer group {group!r}; create it where it should "
-                f"start with `streamproc replay {s.name} --group {group} --from TIME`"
-            )
+def end_process_with_orphans(orphans: int) -> NoReturn:
+    """End this process at once: ``orphans`` handlers ignored their cancellation, and
+    asyncio would wait for them for ever on the way out. Their entries stay pending and
+    are reclaimed; a supervisor starts a new worker."""
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(EXIT_ORPHANS)
 
 
 @click.command()
