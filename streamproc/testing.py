@@ -2,9 +2,9 @@
 
 ``chain(n)`` builds a pipeline of ``n`` stages whose handler does what each
 message's :class:`Probe` payload asks: nothing, sleep, fail permanently, fail
-until an attempt, kill its own process, or ignore its cancellation. With ``STREAMPROC_PROBE_LOG`` set,
-every handler call appends one line (stage, document, attempt, pid) to that
-file, so tests can count calls across processes.
+until an attempt, kill its own process, or ignore its cancellation. With
+``STREAMPROC_PROBE_LOG`` set, every handler call appends one line (stage,
+document, attempt, pid) to that file, so tests can count calls across processes.
 """
 
 from __future__ import annotations
