@@ -41,6 +41,7 @@ test: install
 # to take upstream fixes, then `make test`, and commit both files together.
 lock: $(UV)
 	$(UV) lock --upgrade
+	$(UV) lock --upgrade --project bench/peers
 
 # The suite on the newest releases the ranges allow, in a virtualenv of its
 # own and ignoring the lock: what the next `make lock`, or a user's plain
@@ -62,13 +63,13 @@ typecheck: install
 # The engine beside a raw redis-py loop (throughput, paced latency), the peer
 # frameworks beside both, and the document pipeline; tables printed, JSON in
 # bench/results/. The peers run from a virtualenv of their own (.venv-peers),
-# installed from the lock's peers group: arq holds redis-py at 5.x, which
-# streamproc itself need not live with.
+# installed from their own lock (bench/peers/uv.lock): arq holds redis-py at
+# 5.x, which streamproc itself does not live with.
 PEERS_VENV := .venv-peers
 
 bench: $(UV) system-deps
 	@$(SYNC) --quiet --group profile
-	@UV_PROJECT_ENVIRONMENT=$(PEERS_VENV) $(SYNC) --quiet --no-default-groups --group peers
+	@UV_PROJECT_ENVIRONMENT=$(abspath $(PEERS_VENV)) $(SYNC) --quiet --project bench/peers
 	$(BIN)/python -m bench.engine
 	STREAMPROC_PEERS_PYTHON=$(PEERS_VENV)/bin/python $(BIN)/python -m bench.peers
 	$(BIN)/python -m bench.pipeline

@@ -28,17 +28,17 @@ from typing import Any, TypeVar
 import uvloop
 from redis.asyncio import Redis
 
+from bench.payload import PAYLOAD
 from streamproc import logs
 from streamproc.client import Client
 from streamproc.config import load_settings
 from streamproc.connections import connect_redis
 from streamproc.embedded import find_redis_server, start_private_redis
 from streamproc.keys import Keys
-from streamproc.testing import Probe, noop_chain
+from streamproc.testing import noop_chain
 from streamproc.worker import Worker
 
 T = TypeVar("T")
-PAYLOAD = Probe(seq=0, pad="x" * 150).model_dump_json().encode()  # ~200 bytes of JSON
 READ_COUNT = 100
 
 

@@ -60,6 +60,7 @@ def test_every_install_the_makefile_does_uses_the_lock_or_hashes() -> None:
             assert "--require-hashes" in line and "-r scripts/uv-requirements.txt" in line, line
         else:
             assert "$(SYNC)" in line or "sync --locked" in line, line
+    assert "--project bench/peers" in MAKEFILE and (REPO / "bench/peers/uv.lock").exists()
     # Only the deliberate unlocked runs resolve from the ranges.
     unlocked = (REPO / "scripts" / "test-unlocked.sh").read_text()
     assert "uv pip install" not in MAKEFILE and "--resolution" in unlocked

@@ -214,6 +214,10 @@ async def test_a_handler_that_swallows_cancellation_is_abandoned_and_its_message
 
     assert report.counts["s1"] == {"retried": 1, "dead_lettered": 1}
     assert report.orphans >= 1  # still running, ignored: the CLI ends such a process
+    left = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in left:  # a second cancellation ends the stubborn handlers
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
     [letter] = await dead_letters(redis, keys, "s1")
     assert letter["error_class"] == "HandlerTimeout" and "ignored cancellation" in letter["error"]
     assert (await redis.xpending(keys.stream("s1"), "s1"))["pending"] == 0

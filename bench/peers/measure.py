@@ -52,7 +52,7 @@ def versions(peers: Iterable[Peer]) -> dict[str, str]:
     if found.returncode:
         raise PeerRunError(
             f"the peers are not installed for {peers_python()}: run `make bench`, which "
-            f"installs the lock's peers group into .venv-peers\n{found.stderr[-1000:]}"
+            f"installs bench/peers/uv.lock into .venv-peers\n{found.stderr[-1000:]}"
         )
     reported: dict[str, str] = json.loads(found.stdout)
     reported["redis-py (peers)"] = reported.pop("redis")

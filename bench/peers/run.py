@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bench.engine import PAYLOAD
+from bench.payload import PAYLOAD
 
 PAYLOAD_TEXT = PAYLOAD.decode()  # the ~200-byte JSON document every message carries
 _ENV = "PEERBENCH_"
