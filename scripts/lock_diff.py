@@ -1,6 +1,6 @@
 """Lists the packages of a pip-freeze file whose version uv.lock does not hold.
 
-    python scripts/lock_diff.py FROZEN     (used by scripts/test-unlocked.sh)
+python scripts/lock_diff.py FROZEN     (used by scripts/test-unlocked.sh)
 """
 
 from __future__ import annotations
