@@ -3,7 +3,8 @@
 -- stage's delayed sorted set (scored by when it is due), record the document's
 -- state and count the retry in its batch. The backoff and jitter are computed by
 -- the caller; whether attempts are exhausted is decided by the caller too (it
--- calls dead_letter instead).
+-- calls dead_letter instead). The due time is the server's clock (TIME) plus the
+-- delay, so workers on hosts with skewed clocks share one timeline.
 --
 -- KEYS[1]   input stream of the stage
 -- KEYS[2]   delayed sorted set of the stage
@@ -11,16 +12,22 @@
 -- KEYS[4]   batch document-state hash
 -- ARGV[1]   consumer group
 -- ARGV[2]   message id
--- ARGV[3]   due time, epoch milliseconds (the score)
+-- ARGV[3]   delay, milliseconds (the score is now + delay)
 -- ARGV[4]   member: JSON array of the field/value strings to XADD when due
 -- ARGV[5]   batch id, or '' when the message belongs to no batch
 -- ARGV[6]   document id
 -- ARGV[7]   counter field to increment in the batch hash (e.g. 'retried:ocr')
 -- ARGV[8]   document state to record (e.g. 'retrying:ocr')
+-- ARGV[9]   now, epoch milliseconds, or '' for the server's TIME
 -- returns   1 scheduled, 0 already acknowledged elsewhere (nothing scheduled)
 
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+local now = tonumber(ARGV[9])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[4])
 if ARGV[5] ~= '' then
   redis.call('HINCRBY', KEYS[3], ARGV[7], 1)
   redis.call('HSET', KEYS[4], ARGV[6], ARGV[8])

@@ -37,7 +37,7 @@ class Outcome:
     kind: Kind
     env: Envelope | None
     payload: bytes | None = None
-    due_ms: int = 0
+    delay_ms: int = 0  # a retry's or deferral's wait, from the moment Redis schedules it
     error: BaseException | None = None
     reason: str = ""
     raw: Fields | None = field(default=None, repr=False)
@@ -110,7 +110,7 @@ def _delay_call(o: Outcome, scripts: Scripts, stage: str, group: str) -> ScriptC
         doc=env.doc,
         batch=env.batch,
         fields=fields,
-        due_ms=o.due_ms,
+        delay_ms=o.delay_ms,
         counter=f"{what}:{stage}",
         state=f"{state}:{stage}",
     )

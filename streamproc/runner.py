@@ -170,8 +170,8 @@ class StageRunner:
     def _succeeded(self, mid: str, env: Envelope, result: object) -> Outcome:
         if isinstance(result, Defer):
             payload = _dump(result.payload) if result.payload is not None else None
-            due = envelope.now_ms() + int(result.seconds * 1000)
-            return Outcome(mid, Kind.DEFER, env, payload=payload, due_ms=due)
+            wait = int(result.seconds * 1000)
+            return Outcome(mid, Kind.DEFER, env, payload=payload, delay_ms=wait)
         payload = _dump(result) if isinstance(result, BaseModel) else None
         if payload is not None and len(payload) > MAX_PAYLOAD:
             oversized = PermanentError(
@@ -195,8 +195,8 @@ class StageRunner:
         if decision.verdict is Verdict.RETRY and env is not None:
             s = self.rt.settings
             delay = backoff_seconds(attempt, s.backoff_base, s.backoff_max)
-            due = envelope.now_ms() + int(delay * 1000)
-            return Outcome(mid, Kind.RETRY, env, due_ms=due, error=exc, reason=decision.reason)
+            wait = int(delay * 1000)
+            return Outcome(mid, Kind.RETRY, env, delay_ms=wait, error=exc, reason=decision.reason)
         return Outcome(
             mid,
             Kind.DEAD,

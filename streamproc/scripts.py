@@ -166,15 +166,18 @@ class Scripts:
         doc: str,
         batch: str,
         fields: Sequence[str | bytes],
-        due_ms: int,
+        delay_ms: int,
         counter: str,
         state: str,
+        now: int | None = None,
     ) -> ScriptCall:
-        """XACK the message and schedule ``fields`` to re-enter the stage at ``due_ms``."""
+        """XACK the message and schedule ``fields`` to re-enter the stage ``delay_ms`` after
+        ``now`` (default: the server's clock)."""
         k = self.keys
         member = orjson.dumps([f.decode() if isinstance(f, bytes) else f for f in fields])
         keys = [k.stream(stage), k.delayed(stage), k.batch(batch), k.batch_documents(batch)]
-        return ScriptCall("retry", keys, [group, id, due_ms, member, batch, doc, counter, state])
+        args: list[Arg] = [group, id, delay_ms, member, batch, doc, counter, state, _when(now)]
+        return ScriptCall("retry", keys, args)
 
     def dead_letter(
         self,
@@ -199,11 +202,11 @@ class Scripts:
         ]
         return ScriptCall("dead_letter", keys, [group, id, batch, doc, stage, now, *entry])
 
-    def promote(self, *, stage: str, now: int, limit: int = 500) -> ScriptCall:
-        """Move the stage's due delayed entries back into its stream; returns how many moved
-        and when the next one is due (epoch ms, -1 for none)."""
+    def promote(self, *, stage: str, now: int | None = None, limit: int = 500) -> ScriptCall:
+        """Move the stage's entries due at ``now`` (default: the server's clock) back into its
+        stream; returns how many moved and the milliseconds until the next is due (-1: none)."""
         return ScriptCall(
-            "promote", [self.keys.delayed(stage), self.keys.stream(stage)], [now, limit]
+            "promote", [self.keys.delayed(stage), self.keys.stream(stage)], [_when(now), limit]
         )
 
     def renew(self, *, stage: str, group: str, consumer: str, ids: Sequence[str]) -> ScriptCall:
@@ -291,3 +294,8 @@ class Scripts:
 
 def _sha1(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _when(now: int | None) -> Arg:
+    """A script's ``now`` argument: the caller's clock, or '' for the server's TIME."""
+    return "" if now is None else now

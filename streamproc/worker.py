@@ -260,8 +260,7 @@ class Worker:
         idle = max(PROMOTE_IDLE, interval)
         backoff = Backoff(self.log, "promote_failed", first=idle, most=idle)
         while not self.halted.is_set():
-            now = envelope.now_ms()
-            calls = [rt.scripts.promote(stage=s.name, now=now) for s in self.stages]
+            calls = [rt.scripts.promote(stage=s.name) for s in self.stages]  # Redis' clock
             rt.retry_scheduled.clear()
             try:
                 results = await rt.scripts.run(calls)
@@ -269,8 +268,8 @@ class Worker:
                 await backoff.failed(exc)
                 continue
             backoff.succeeded()
-            due = [int(r[1]) for r in results if int(r[1]) >= 0]
-            delay = min(idle, (min(due) - now) / 1000) if due else idle
+            waits = [int(r[1]) for r in results if int(r[1]) >= 0]
+            delay = min(idle, min(waits) / 1000) if waits else idle
             await sleep_unless(rt.retry_scheduled, max(delay, interval))
 
     async def _heartbeat_loop(self) -> None:

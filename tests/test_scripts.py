@@ -112,6 +112,34 @@ async def test_seal_of_a_batch_already_finished_completes_it(setup, redis: Redis
     assert await redis.xlen(keys.events) == 1
 
 
+async def test_retry_and_promote_keep_time_by_the_servers_clock_not_the_callers(
+    setup, redis: Redis
+) -> None:
+    scripts, keys = setup
+    ids = await _deliver(redis, keys, "a", 1)
+    seconds, micros = await redis.time()
+    server_ms = seconds * 1000 + micros // 1000
+    retry = scripts.retry(
+        stage="a",
+        group=GROUP,
+        id=ids[0],
+        doc="doc0",
+        batch="",
+        fields=["d", "doc0"],
+        delay_ms=60_000,
+        counter="retried:a",
+        state="retrying:a",
+    )
+    assert await scripts.call(retry) == 1
+    [(_, score)] = await redis.zrange(keys.delayed("a"), 0, -1, withscores=True)
+    assert server_ms + 60_000 <= score < server_ms + 65_000
+    moved, wait = await scripts.call(scripts.promote(stage="a"))
+    assert moved == 0 and 55_000 < wait <= 60_000
+    await redis.zadd(keys.delayed("a"), {orjson.dumps(["d", "doc0"]): server_ms - 1})
+    moved, _ = await scripts.call(scripts.promote(stage="a"))
+    assert moved == 1
+
+
 async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_returns_it(
     setup, redis: Redis
 ) -> None:
@@ -124,7 +152,8 @@ async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_return
         doc="doc0",
         batch="B",
         fields=["d", "doc0", "a", "1"],
-        due_ms=1000,
+        delay_ms=1000,
+        now=0,
         counter="retried:a",
         state="retrying:a",
     )
@@ -133,7 +162,7 @@ async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_return
         (orjson.dumps(["d", "doc0", "a", "1"]), 1000.0)
     ]
     assert await redis.hget(keys.batch("B"), "retried:a") == b"1"
-    assert await scripts.call(scripts.promote(stage="a", now=999)) == [0, 1000]
+    assert await scripts.call(scripts.promote(stage="a", now=999)) == [0, 1]
     assert await scripts.call(scripts.promote(stage="a", now=1000)) == [1, -1]
     last = await redis.xrevrange(keys.stream("a"), count=1)
     assert last[0][1] == {b"d": b"doc0", b"a": b"1"}
