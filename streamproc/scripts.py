@@ -163,7 +163,8 @@ class Scripts:
         k = self.keys
         member = orjson.dumps([f.decode() if isinstance(f, bytes) else f for f in fields])
         keys = [k.stream(stage), k.delayed(stage), k.batch(batch), k.batch_documents(batch)]
-        return ScriptCall("retry", keys, [group, id, due_ms, member, batch, doc, counter, state])
+        args: list[Arg] = [group, id, due_ms, member, batch, doc, counter, state, stage]
+        return ScriptCall("retry", keys, args)
 
     def dead_letter(
         self,

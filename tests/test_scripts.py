@@ -116,7 +116,10 @@ async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_return
     setup, redis: Redis
 ) -> None:
     scripts, keys = setup
-    ids = await _deliver(redis, keys, "a", 1, batch="B")
+    enqueue = scripts.enqueue(stage="a", batch="B", docs=[("doc0", ["d", "doc0", "b", "B"])], now=1)
+    await scripts.call(enqueue)
+    resp = await redis.xreadgroup(GROUP, "c1", {keys.stream("a"): ">"}, count=1)
+    ids = [resp[0][1][0][0].decode()]
     retry = scripts.retry(
         stage="a",
         group=GROUP,
@@ -133,6 +136,7 @@ async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_return
         (orjson.dumps(["d", "doc0", "a", "1"]), 1000.0)
     ]
     assert await redis.hget(keys.batch("B"), "retried:a") == b"1"
+    assert await redis.hget(keys.batch_documents("B"), "doc0") == b"retrying:a"
     assert await scripts.call(scripts.promote(stage="a", now=999)) == [0, 1000]
     assert await scripts.call(scripts.promote(stage="a", now=1000)) == [1, -1]
     last = await redis.xrevrange(keys.stream("a"), count=1)

@@ -1,0 +1,216 @@
+"""The batch lifecycle: each document counted once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis.asyncio import Redis
+
+from streamproc import envelope, history
+from streamproc.client import Client
+from streamproc.config import Settings
+from streamproc.keys import Keys
+from streamproc.outcome import Kind, Outcome, dead_letter_entry
+from streamproc.scripts import Finished, Scripts
+from streamproc.stage import Pipeline
+from streamproc.testing import Probe, noop_chain
+from streamproc.worker import Worker
+
+GROUP = "s1"
+
+
+async def drain(pipeline: Pipeline, settings: Settings, redis: Redis) -> dict[str, dict[str, int]]:
+    async with asyncio.timeout(60):
+        report = await Worker(pipeline, pipeline.stages, settings, redis).run(drain=True)
+    return report.counts
+
+
+async def completions(redis: Redis, keys: Keys, batch: str) -> list[dict[bytes, bytes]]:
+    events = await history.entries(redis, keys.events, count=10_000)
+    return [
+        f for _, f in events if f[b"type"] == b"batch_completed" and f[b"batch"] == batch.encode()
+    ]
+
+
+async def read(redis: Redis, keys: Keys, stage: str) -> list[tuple[str, dict[bytes, bytes]]]:
+    """Deliver every undelivered entry of ``stage`` to consumer c1 of its group."""
+    resp = await redis.xreadgroup(GROUP, "c1", {keys.stream(stage): ">"}, count=1000)
+    return [(eid.decode(), fields) for eid, fields in resp[0][1]] if resp else []
+
+
+async def copy_entry(redis: Redis, keys: Keys, stage: str, fields: dict[bytes, bytes]) -> None:
+    """A second copy of a message in the stream: what a recreated group or a replay delivers."""
+    await redis.xadd(keys.stream(stage), fields)  # type: ignore[arg-type]
+
+
+Entry = tuple[str, dict[bytes, bytes]]
+
+
+def finished(entries: list[Entry]) -> list[Finished]:
+    return [Finished(i, f[b"d"].decode(), f[b"b"].decode(), []) for i, f in entries]
+
+
+async def last_stage_setup(
+    redis: Redis, prefix: str, docs: int
+) -> tuple[Client, Scripts, Keys, list[tuple[str, dict[bytes, bytes]]]]:
+    """A sealed batch B of ``docs`` documents on the one stage s1, delivered to c1."""
+    keys = Keys(prefix)
+    client = Client(redis, keys)
+    await redis.xgroup_create(keys.stream("s1"), GROUP, id="0", mkstream=True)
+    await client.submit("s1", [(f"doc{i}", b"{}") for i in range(docs)], batch="B")
+    scripts = client.scripts
+    await scripts.load()
+    return client, scripts, keys, await read(redis, keys, "s1")
+
+
+def handoff(scripts: Scripts, items: list[Finished], now: int = 10) -> Any:
+    return scripts.call(
+        scripts.handoff(stage="s1", next_stage=None, group=GROUP, items=items, now=now)
+    )
+
+
+def dead_letter(scripts: Scripts, entry: Entry, now: int = 10) -> Any:
+    """Dead-letter ``entry`` as a worker does, with the entry a worker writes."""
+    mid, raw = entry
+    o = Outcome(mid, Kind.DEAD, envelope.decode(mid, raw), reason="permanent error", raw=raw)
+    env = o.env
+    assert env is not None
+    fields = dead_letter_entry(o, stage="s1", group=GROUP, consumer="c1", now=now)
+    call = scripts.dead_letter(
+        stage="s1", group=GROUP, id=mid, doc=env.doc, batch=env.batch, entry=fields, now=now
+    )
+    return scripts.call(call)
+
+
+# --- 1. each document counted once ---------------------------------------------------------
+
+
+async def test_a_duplicate_of_a_finished_document_neither_counts_twice_nor_completes_the_batch(
+    redis: Redis, prefix: str
+) -> None:
+    client, scripts, keys, entries = await last_stage_setup(redis, prefix, 2)
+    assert await handoff(scripts, finished(entries[:1])) == [1]
+    await copy_entry(redis, keys, "s1", entries[0][1])
+    copies = await read(redis, keys, "s1")
+    assert await handoff(scripts, finished(copies)) == [1]  # acknowledged: the engine's part
+
+    status = await client.status("B")
+    assert status is not None
+    assert (status.done, status.failed, status.completed) == (1, 0, False)
+    assert status.counters["passed:s1"] == 1
+    assert status.states == {"done": 1, "queued:s1": 1}
+    assert await completions(redis, keys, "B") == []
+    assert await redis.zscore(keys.open_batches, "B") is not None
+
+
+async def test_two_copies_of_a_document_in_one_handoff_count_it_once(
+    redis: Redis, prefix: str
+) -> None:
+    client, scripts, keys, entries = await last_stage_setup(redis, prefix, 2)
+    await copy_entry(redis, keys, "s1", entries[0][1])
+    copies = await read(redis, keys, "s1")
+    assert await handoff(scripts, finished(entries[:1] + copies)) == [1, 1]
+    status = await client.status("B")
+    assert status is not None and (status.done, status.completed) == (1, False)
+
+
+async def test_a_document_dead_lettered_twice_counts_failed_once(redis: Redis, prefix: str) -> None:
+    client, scripts, keys, entries = await last_stage_setup(redis, prefix, 2)
+    assert await dead_letter(scripts, entries[0]) == 1
+    await copy_entry(redis, keys, "s1", entries[0][1])
+    [copy] = await read(redis, keys, "s1")
+    assert await dead_letter(scripts, copy) == 1  # the dead letter is still written
+    assert await redis.xlen(keys.dead_letters("s1")) == 2
+
+    status = await client.status("B")
+    assert status is not None
+    assert (status.done, status.failed, status.completed) == (0, 1, False)
+    assert status.counters["failed:s1"] == 1
+    assert await completions(redis, keys, "B") == []
+
+
+async def test_a_duplicate_dead_lettered_after_its_document_finished_does_not_count_it_failed(
+    redis: Redis, prefix: str
+) -> None:
+    client, scripts, keys, entries = await last_stage_setup(redis, prefix, 1)
+    assert await handoff(scripts, finished(entries)) == [1]
+    await copy_entry(redis, keys, "s1", entries[0][1])
+    [copy] = await read(redis, keys, "s1")
+    assert await dead_letter(scripts, copy) == 1
+
+    status = await client.status("B")
+    assert status is not None
+    assert (status.done, status.failed, status.completed) == (1, 0, True)
+    assert status.states == {"done": 1}
+    [event] = await completions(redis, keys, "B")
+    assert (event[b"done"], event[b"failed"]) == (b"1", b"0")
+
+
+async def test_a_recreated_consumer_group_redelivering_finished_documents_counts_nothing_twice(
+    settings: Settings, redis: Redis
+) -> None:
+    keys = Keys(settings.prefix)
+    client = Client(redis, keys)
+    await client.submit("s1", [(f"doc{i}", Probe(seq=i)) for i in range(3)], batch="B")
+    assert (await drain(noop_chain(2), settings, redis))["s2"] == {"done": 3}
+    for stage in ("s1", "s2"):  # recreated at the start of history: every entry comes again
+        await redis.xgroup_destroy(keys.stream(stage), stage)
+        await redis.xgroup_create(keys.stream(stage), stage, id="0")
+    again = await drain(noop_chain(2), settings, redis)
+    assert again["s1"] == {"done": 3} and again["s2"] == {"done": 6}  # forwarded: idempotent sinks
+
+    status = await client.status("B")
+    assert status is not None
+    assert (status.total, status.done, status.failed, status.completed) == (3, 3, 0, True)
+    assert (status.counters["passed:s1"], status.counters["passed:s2"]) == (3, 3)
+    assert status.states == {"done": 3}
+    assert len(await completions(redis, keys, "B")) == 1
+
+
+async def test_a_redriven_document_moves_from_failed_to_done_once_and_completes_the_batch_again(
+    redis: Redis, prefix: str
+) -> None:
+    from streamproc import deadletters
+    from streamproc.deadletters import Filter
+
+    client, scripts, keys, entries = await last_stage_setup(redis, prefix, 2)
+    assert await handoff(scripts, finished(entries[:1])) == [1]
+    assert await dead_letter(scripts, entries[1]) == 1
+    report = await deadletters.redrive(redis, keys, "s1", Filter())
+    assert report.redriven == 1
+    redriven = finished(await read(redis, keys, "s1"))
+    await copy_entry(redis, keys, "s1", entries[1][1])  # and an old copy of it, once more
+    old_copy = finished(await read(redis, keys, "s1"))
+    assert await handoff(scripts, redriven + old_copy, now=20) == [1, 1]
+
+    status = await client.status("B")
+    assert status is not None
+    assert (status.done, status.failed, status.completed) == (2, 0, True)
+    assert (status.counters["failed:s1"], status.counters["redriven:s1"]) == (0, 1)
+    events = await completions(redis, keys, "B")
+    assert [(e[b"done"], e[b"failed"]) for e in events] == [(b"1", b"1"), (b"2", b"0")]
+
+
+async def test_a_duplicate_retried_after_its_document_finished_leaves_it_done(
+    redis: Redis, prefix: str
+) -> None:
+    client, scripts, keys, entries = await last_stage_setup(redis, prefix, 1)
+    assert await handoff(scripts, finished(entries)) == [1]
+    await copy_entry(redis, keys, "s1", entries[0][1])
+    [(mid, _)] = await read(redis, keys, "s1")
+    retry = scripts.retry(
+        stage="s1",
+        group=GROUP,
+        id=mid,
+        doc="doc0",
+        batch="B",
+        fields=["d", "doc0", "b", "B"],
+        due_ms=1,
+        counter="retried:s1",
+        state="retrying:s1",
+    )
+    assert await scripts.call(retry) == 1
+    status = await client.status("B")
+    assert status is not None
+    assert (status.states, status.counters.get("retried:s1")) == ({"done": 1}, None)
