@@ -8,7 +8,7 @@
 -- passed:<stage> (and done), so passed:<stage> is the number of the batch's documents
 -- that left this stage in their current run (at most once each; a redrive starts a
 -- new run) and done counts each document once. On the last stage, batch_completed is
--- emitted if that finished the batch. One progress message per batch that moved is
+-- emitted if that finished the batch (and its keys set to expire). One progress message per batch that moved is
 -- published on KEYS[3] .. ':progress' ("<batch>\t<stage>\tpassed\t<n>"), so watchers
 -- need not poll.
 --
@@ -16,7 +16,8 @@
 -- KEYS[2]   output stream (the next stage's input; unused on the last stage)
 -- KEYS[3]   events stream (batch_completed events)
 -- KEYS[4]   sorted set of open batches
--- KEYS[4+2i-1], KEYS[4+2i]   batch hash and batch document-state hash of batch slot i
+-- KEYS[5]   sorted set of completed batches
+-- KEYS[5+2i-1], KEYS[5+2i]   batch hash and batch document-state hash of batch slot i
 -- ARGV[1]   consumer group
 -- ARGV[2]   stage name
 -- ARGV[3]   next stage name, or '' on the last stage
@@ -81,7 +82,7 @@ local state = last and 'done' or ('queued:' .. nxt)
 for slot = 1, nb do
   local docs = acked_docs[slot]
   if #docs > 0 then
-    local bkey, dkey = KEYS[3 + 2 * slot], KEYS[4 + 2 * slot]
+    local bkey, dkey = KEYS[4 + 2 * slot], KEYS[5 + 2 * slot]
     local moved = moving(dkey, docs, here, state)
     local passed = #moved / 2
     if passed > 0 then
@@ -91,7 +92,7 @@ for slot = 1, nb do
         ARGV[5 + slot] .. '\t' .. stage .. '\tpassed\t' .. passed)
       if last then
         redis.call('HINCRBY', bkey, 'done', passed)
-        complete_if_finished(bkey, KEYS[3], KEYS[4], ARGV[5 + slot], now)
+        complete_if_finished(bkey, dkey, KEYS[3], KEYS[4], KEYS[5], ARGV[5 + slot], now)
       end
     end
   end

@@ -1,20 +1,23 @@
-"""The batch lifecycle: each document counted once."""
+"""The batch lifecycle: counted once per document, completed once, reopened, expired."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from streamproc import envelope, history
 from streamproc.client import Client
-from streamproc.config import Settings
+from streamproc.config import Settings, load_settings
+from streamproc.errors import ConfigurationError
 from streamproc.keys import Keys
 from streamproc.outcome import Kind, Outcome, dead_letter_entry
 from streamproc.scripts import Finished, Scripts
 from streamproc.stage import Pipeline
-from streamproc.testing import Probe, noop_chain
+from streamproc.testing import Probe, chain, noop_chain
 from streamproc.worker import Worker
 
 GROUP = "s1"
@@ -214,3 +217,155 @@ async def test_a_duplicate_retried_after_its_document_finished_leaves_it_done(
     status = await client.status("B")
     assert status is not None
     assert (status.states, status.counters.get("retried:s1")) == ({"done": 1}, None)
+
+
+# --- 2. a batch name used again, or by two submitters at once ------------------------------
+
+
+async def test_new_documents_submitted_into_a_completed_batch_reopen_it_and_it_completes_once_more(
+    settings: Settings, redis: Redis
+) -> None:
+    keys = Keys(settings.prefix)
+    client = Client(redis, keys)
+    await client.submit("s1", [(f"doc{i}", Probe(seq=i)) for i in range(2)], batch="B")
+    await drain(noop_chain(1), settings, redis)
+    again = await client.submit("s1", [(f"doc{i}", Probe(seq=i)) for i in range(3)], batch="B")
+    assert (again.queued, again.total) == (1, 3)
+
+    reopened = await client.status("B")
+    assert reopened is not None
+    assert (reopened.total, reopened.done, reopened.completed) == (3, 2, False)
+    assert await redis.zscore(keys.open_batches, "B") is not None
+    assert await redis.pttl(keys.batch("B")) == -1  # reopened: no expiry until it completes
+    await drain(noop_chain(1), settings, redis)
+
+    final = await client.status("B")
+    assert final is not None and (final.total, final.done, final.completed) == (3, 3, True)
+    events = await completions(redis, keys, "B")
+    assert [(e[b"total"], e[b"done"]) for e in events] == [(b"2", b"2"), (b"3", b"3")]
+    assert await redis.zscore(keys.open_batches, "B") is None
+
+
+async def test_submitting_only_documents_already_in_a_completed_batch_changes_nothing(
+    settings: Settings, redis: Redis
+) -> None:
+    keys = Keys(settings.prefix)
+    client = Client(redis, keys)
+    docs = [(f"doc{i}", Probe(seq=i)) for i in range(2)]
+    await client.submit("s1", docs, batch="B")
+    await drain(noop_chain(1), settings, redis)
+    again = await client.submit("s1", docs, batch="B")
+    assert (again.queued, again.total) == (0, 2)
+    status = await client.status("B")
+    assert status is not None and (status.done, status.completed) == (2, True)
+    assert len(await completions(redis, keys, "B")) == 1
+    assert await redis.zscore(keys.open_batches, "B") is None
+
+
+async def test_a_submitter_sealing_while_another_still_submits_does_not_complete_the_batch(
+    settings: Settings, redis: Redis
+) -> None:
+    keys = Keys(settings.prefix)
+    first, second = Client(redis, keys), Client(redis, keys)
+    await first.submit("s1", [(f"a{i}", Probe(seq=i)) for i in range(3)], batch="B", seal=False)
+    await second.submit("s1", [(f"b{i}", Probe(seq=i)) for i in range(2)], batch="B", seal=False)
+    await first.seal("B")
+    await drain(noop_chain(1), settings, redis)  # everything submitted so far is done
+    midway = await first.status("B")
+    assert midway is not None and (midway.done, midway.completed) == (5, False)
+    assert await completions(redis, keys, "B") == []
+
+    await second.submit("s1", [(f"b{i}", Probe(seq=i)) for i in range(2, 4)], batch="B", seal=False)
+    assert await second.seal("B") == 7
+    await drain(noop_chain(1), settings, redis)
+    [event] = await completions(redis, keys, "B")
+    assert (event[b"total"], event[b"done"]) == (b"7", b"7")
+    assert await redis.zscore(keys.open_batches, "B") is None
+
+
+async def test_two_concurrent_submitters_complete_one_new_batch_once_after_all_their_documents(
+    settings: Settings, redis: Redis
+) -> None:
+    keys = Keys(settings.prefix)
+    worker = Worker(noop_chain(1), noop_chain(1).stages, settings, redis)
+    running = asyncio.create_task(worker.run())
+
+    async def submitter(name: str, n: int, step: int) -> int:
+        client = Client(redis, keys)
+        for at in range(0, n, step):
+            part = [(f"{name}{i}", Probe(seq=i)) for i in range(at, min(n, at + step))]
+            await client.submit("s1", part, batch="B", seal=False)
+            await asyncio.sleep(0.02)  # the worker finishes what is queued meanwhile
+        return await client.seal("B")
+
+    try:
+        async with asyncio.timeout(60):
+            await asyncio.gather(submitter("a", 10, 10), submitter("b", 40, 5))
+            while not (await completions(redis, keys, "B")):
+                await asyncio.sleep(0.02)
+    finally:
+        worker.stop()
+        await running
+    [event] = await completions(redis, keys, "B")
+    assert (event[b"total"], event[b"done"], event[b"failed"]) == (b"50", b"50", b"0")
+    status = await Client(redis, keys).status("B")
+    assert status is not None and (status.total, status.done, status.completed) == (50, 50, True)
+    assert await redis.zscore(keys.open_batches, "B") is None
+
+
+# --- 4. completed batches expire ----------------------------------------------------------
+
+
+async def test_a_completed_batch_keeps_its_keys_for_the_default_retention_of_seven_days(
+    settings: Settings, redis: Redis
+) -> None:
+    keys = Keys(settings.prefix)
+    client = Client(redis, keys)
+    await client.submit("s1", [("doc0", Probe())], batch="B")
+    open_ttl = await redis.pttl(keys.batch("B"))
+    await drain(noop_chain(1), settings, redis)
+    week = 7 * 86400 * 1000
+    assert open_ttl == -1  # an open batch never expires
+    for key in (keys.batch("B"), keys.batch_documents("B")):
+        assert week - 60_000 < await redis.pttl(key) <= week
+
+
+async def test_a_redrive_into_a_completed_batch_removes_its_expiry_until_it_completes_again(
+    settings: Settings, redis: Redis
+) -> None:
+    from streamproc import deadletters
+    from streamproc.deadletters import Filter
+
+    keys = Keys(settings.prefix)
+    client = Client(redis, keys)
+    await client.submit("s1", [("ok", Probe()), ("bad", Probe(action="permanent"))], batch="B")
+    await drain(chain(1), settings, redis)
+    assert await redis.pttl(keys.batch("B")) > 0
+    await deadletters.redrive(redis, keys, "s1", Filter())
+    assert await redis.pttl(keys.batch("B")) == -1
+    assert await redis.pttl(keys.batch_documents("B")) == -1
+    await drain(noop_chain(1), settings, redis)
+    assert await redis.pttl(keys.batch("B")) > 0
+    assert await redis.pttl(keys.batch_documents("B")) > 0
+
+
+def test_batch_retention_is_read_as_a_duration_and_must_be_positive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().batch_retention == timedelta(days=7)
+    monkeypatch.setenv("STREAMPROC_BATCH_RETENTION", "36h")
+    assert load_settings().batch_retention == timedelta(hours=36)
+    monkeypatch.setenv("STREAMPROC_BATCH_RETENTION", "0")
+    with pytest.raises(ConfigurationError, match=r"STREAMPROC_BATCH_RETENTION: .*must be positive"):
+        load_settings()
+
+
+async def test_a_client_applies_its_batch_retention_to_the_batches_it_submits(
+    redis: Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    client = Client(redis, keys, batch_retention=timedelta(seconds=0.3))
+    await client.submit("s1", [], batch="Empty")  # nothing to wait for: completes at once
+    assert 0 < await redis.pttl(keys.batch("Empty")) <= 300
+    await asyncio.sleep(0.4)
+    assert await client.status("Empty") is None

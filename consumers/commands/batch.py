@@ -112,7 +112,8 @@ async def read_progress(
 def print_progress(console: Console, p: BatchProgress) -> None:
     """A table of the batch's state, stages and failures."""
     state = "completed" if p.completed else "in progress"
-    console.print(f"batch {p.batch}: {state}; {p.done} done, {p.failed} failed of {p.total}")
+    total = "? (documents are still being submitted)" if p.total is None else p.total
+    console.print(f"batch {p.batch}: {state}; {p.done} done, {p.failed} failed of {total}")
     table = Table()
     for col in ("stage", "passed", "failed", "retries"):
         table.add_column(col, justify="left" if col == "stage" else "right")
