@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from streamproc import envelope
+from streamproc.batches import check_batch_id
 from streamproc.config import DEFAULT_BATCH_RETENTION
 from streamproc.keys import Keys
 from streamproc.scripts import Scripts
@@ -75,7 +76,7 @@ class Client:
     ) -> Submission:
         """Queue ``docs`` (document id, payload) on ``stage`` as one batch, then seal it
         (``seal=False``: the caller seals later, after submitting more)."""
-        batch = batch or new_batch_id()
+        batch = check_batch_id(batch) if batch is not None else new_batch_id()
         queued = 0
         chunk: list[tuple[str, Sequence[str | bytes]]] = []
         for doc, payload in docs:
@@ -127,7 +128,9 @@ class Client:
 
         ``with_states=False`` leaves out the per-document states (``states`` is
         then empty): they cost one read of every document of the batch.
+        Raises :class:`~streamproc.errors.InvalidBatchId` for an id no batch can have.
         """
+        check_batch_id(batch)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.batch(batch))
         if with_states:

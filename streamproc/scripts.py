@@ -39,6 +39,7 @@ SCRIPT_NAMES = (
     "seal",
     "token_bucket",
     "redrive",
+    "drop_batch",
 )
 _INCLUDE = re.compile(r"^--!include (\S+)$", re.MULTILINE)
 Arg = str | bytes | int
@@ -276,6 +277,18 @@ class Scripts:
             k.completed_batches,
         ]
         return ScriptCall("redrive", keys, [entry_id, batch, doc, stage, now, *fields])
+
+    def drop_batch(self, *, batch: str, force: bool) -> ScriptCall:
+        """Delete the batch's keys unless it is open with documents in progress (or forced)."""
+        k = self.keys
+        keys = [
+            k.batch(batch),
+            k.batch_documents(batch),
+            k.batch_unsealed(batch),
+            k.open_batches,
+            k.completed_batches,
+        ]
+        return ScriptCall("drop_batch", keys, [batch, "1" if force else "0"])
 
     def token_bucket(
         self,

@@ -1,18 +1,23 @@
-"""The batch lifecycle: counted once per document, completed once, reopened, expired."""
+"""The batch lifecycle: counted once per document, completed once, reopened, expired, listed."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from streamproc import envelope, history
+from streamproc.batches import delete_batch, list_batches
 from streamproc.client import Client
 from streamproc.config import Settings, load_settings
-from streamproc.errors import ConfigurationError
+from streamproc.errors import BatchBusy, ConfigurationError, NoSuchBatch, StreamprocError
 from streamproc.keys import Keys
 from streamproc.outcome import Kind, Outcome, dead_letter_entry
 from streamproc.scripts import Finished, Scripts
@@ -369,3 +374,136 @@ async def test_a_client_applies_its_batch_retention_to_the_batches_it_submits(
     assert 0 < await redis.pttl(keys.batch("Empty")) <= 300
     await asyncio.sleep(0.4)
     assert await client.status("Empty") is None
+
+
+# --- 3. batch ids -------------------------------------------------------------------------
+
+RULE = "use 1 to 128 letters, digits, '.', '_' or '-'"
+
+
+@pytest.mark.parametrize("bad", ["x:docs", "two words", "", "x" * 129, "caf\u00e9", "a/b", "{sp}"])
+async def test_a_batch_id_outside_the_rule_is_refused_at_submit_naming_the_rule(
+    redis: Redis, prefix: str, bad: str
+) -> None:
+    keys = Keys(prefix)
+    client = Client(redis, keys)
+    with pytest.raises(StreamprocError, match=re.escape(RULE)):
+        await client.submit("s1", [("doc0", b"{}")], batch=bad)
+    with pytest.raises(StreamprocError, match=re.escape(RULE)):
+        await client.status(bad)
+    assert await redis.keys(keys.pattern()) == []
+
+
+async def test_batch_x_colon_docs_cannot_write_into_the_document_states_of_batch_x(
+    redis: Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    client = Client(redis, keys)
+    await client.submit("s1", [("doc0", b"{}")], batch="x")
+    with pytest.raises(StreamprocError, match=re.escape(RULE)):
+        await client.submit("s1", [("doc1", b"{}")], batch="x:docs")
+    assert await redis.hgetall(keys.batch_documents("x")) == {b"doc0": b"queued:s1"}
+    assert await client.submit("s1", [("doc1", b"{}")], batch="x.docs-2_b" + "y" * 118)
+
+
+def test_commands_refuse_a_batch_id_outside_the_rule_with_one_line(
+    worker_env: dict[str, str], python: str
+) -> None:
+    env = worker_env | {"STREAMPROC_PIPELINE": "streamproc.testing:one"}
+    for args in (["batches", "delete", "x:docs", "--yes"], ["dlq", "list", "s1", "--batch", "a b"]):
+        done = subprocess.run(
+            [python, "-m", "streamproc", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert RULE in done.stderr and "Traceback" not in done.stderr
+
+
+# --- 5. listing and deleting batches ------------------------------------------------------
+
+
+async def test_batches_lists_open_and_completed_batches_with_their_figures(
+    settings: Settings, redis: Redis
+) -> None:
+    keys = Keys(settings.prefix)
+    client = Client(redis, keys)
+    await client.submit("s1", [("a", Probe()), ("b", Probe(action="permanent"))], batch="first")
+    await drain(chain(1), settings, redis)
+    await client.submit("s1", [("c", Probe())], batch="second", seal=False)
+    listed = await list_batches(redis, keys, now=envelope.now_ms())
+    figures = [
+        (b.batch, b.total, b.submitted, b.done, b.failed, b.completed_ms is not None, b.unsealed)
+        for b in listed
+    ]
+    assert figures == [("first", 2, 2, 1, 1, True, 0), ("second", None, 1, 0, 0, False, 1)]
+    assert all(b.created_ms for b in listed)
+
+
+async def test_deleting_an_open_batch_in_progress_is_refused_unless_forced(
+    redis: Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    client = Client(redis, keys)
+    await client.submit("s1", [("a", b"{}"), ("b", b"{}")], batch="B")
+    with pytest.raises(BatchBusy, match="2 of its documents are still being processed"):
+        await delete_batch(redis, keys, "B")
+    assert await client.status("B") is not None
+    await delete_batch(redis, keys, "B", force=True)
+    assert await client.status("B") is None
+    assert await list_batches(redis, keys, now=envelope.now_ms()) == []
+    assert await redis.keys(keys.pattern()) == [keys.stream("s1").encode()]
+    with pytest.raises(NoSuchBatch, match="no batch 'B'"):
+        await delete_batch(redis, keys, "B")
+
+
+def cli(
+    python: str, env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [python, "-m", "streamproc", *args]
+    return subprocess.run(
+        command, env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("redis_server", ["system"], indirect=True)
+def test_batches_command_lists_with_what_postgresql_knows_and_deletes_after_asking(
+    worker_env: dict[str, str], database_url: str, python: str, tmp_path: Path
+) -> None:
+    env = worker_env | {"DATABASE_URL": database_url}
+    letter = tmp_path / "letter.txt"
+    letter.write_text("The Court finds for the plaintiff.\n")
+    ok(cli(python, env, "submit", str(letter), "--batch", "B1", "--json"))
+
+    [listed] = json.loads(ok(cli(python, env, "batches", "--json")))
+    assert (listed["batch"], listed["total"], listed["done"], listed["completed"]) == (
+        "B1",
+        1,
+        0,
+        None,
+    )
+    assert listed["database"]["documents"] == 1
+    table = ok(cli(python, env, "batches"))
+    assert "B1" in table and "open" in table
+
+    refused = cli(python, env, "batches", "delete", "B1", "--yes")
+    assert refused.returncode == 2
+    assert "1 of its documents are still being processed" in refused.stderr
+    assert "--force" in refused.stderr
+    declined = cli(python, env, "batches", "delete", "B1", "--force", stdin="n\n")
+    assert declined.returncode == 1 and "Aborted" in declined.stderr
+    assert len(json.loads(ok(cli(python, env, "batches", "--json")))) == 1
+    ok(cli(python, env, "batches", "delete", "B1", "--force", stdin="y\n"))
+    assert json.loads(ok(cli(python, env, "batches", "--json"))) == []
+    missing = cli(python, env, "batches", "delete", "B1", "--yes")
+    assert missing.returncode == 2 and "no batch 'B1'" in missing.stderr
+
+    helped = ok(cli(python, env, "batches", "--help"))
+    assert "delete" in helped and "STREAMPROC_BATCH_RETENTION" in helped

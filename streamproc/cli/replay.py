@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from streamproc import replay as replaying
-from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
+from streamproc.cli.common import PIPELINE_HELP, batch_id, run_async, settings_from
 from streamproc.cli.dlq import TIME_HELP, check_stage, rate_option, with_redis
 from streamproc.connections import connect_redis, redis_url
 from streamproc.envelope import now_ms
@@ -29,7 +29,7 @@ from streamproc.trace import trace as read_trace
 @click.option("--from", "start", required=True, help=f"Replay from here ({TIME_HELP}).")
 @click.option("--to", "end", help=f"Replay up to here, inclusive ({TIME_HELP}).")
 @click.option("--doc", help="Only this document.")
-@click.option("--batch", help="Only entries of this batch.")
+@click.option("--batch", help="Only entries of this batch.", callback=batch_id)
 @click.option("--group", help="Instead: create this consumer group positioned at --from.")
 @click.option("--dry-run", is_flag=True, help="Only count what would be replayed.")
 @click.option("--rate", help="At most this many messages a second (e.g. 50/s).")
