@@ -33,6 +33,9 @@ class Submission:
     batch: str
     queued: int
     total: int
+    new: tuple[bool, ...] = ()
+    """Per document submitted, in order: whether this submit queued it (False: the batch
+    already held it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +80,19 @@ class Client:
         """Queue ``docs`` (document id, payload) on ``stage`` as one batch, then seal it
         (``seal=False``: the caller seals later, after submitting more)."""
         batch = check_batch_id(batch) if batch is not None else new_batch_id()
-        queued = 0
+        new: list[bool] = []
         chunk: list[tuple[str, Sequence[str | bytes]]] = []
         for doc, payload in docs:
             body = payload if isinstance(payload, bytes) else payload.model_dump_json().encode()
             chunk.append((doc, envelope.encode(envelope.fresh(doc, batch, body))))
             if len(chunk) >= SUBMIT_CHUNK:
-                queued += sum(await self.enqueue(stage, batch, chunk))
+                new += await self.enqueue(stage, batch, chunk)
                 chunk = []
         if chunk:
-            queued += sum(await self.enqueue(stage, batch, chunk))
+            new += await self.enqueue(stage, batch, chunk)
+        queued = sum(new)
         total = await self.seal(batch) if seal else queued
-        return Submission(batch, queued, total)
+        return Submission(batch, queued, total, tuple(new))
 
     async def enqueue(
         self, stage: str, batch: str, docs: Sequence[tuple[str, Sequence[str | bytes]]]
