@@ -3,9 +3,12 @@
 For each file: read its bytes, hash them (the document id comes from the
 sha256, so the same bytes submitted twice are one document), sniff the kind
 from the bytes, store the original under ``originals/<sha256>``, upsert the
-document row, link it to the batch, and queue it on the first stage. A file
-already in the batch is reported as a ``duplicate`` (the engine's enqueue
-would not queue it twice anyway).
+document row (leaving its status alone), queue it on the first stage, and
+only then link it to the batch in PostgreSQL and mark it ``queued``: a
+submit that fails because Redis is unreachable changes nothing a user sees,
+and running it again queues what was not queued. Redis decides what is new:
+a file whose document the batch already holds is reported as a
+``duplicate``.
 
 A file over the size limit is not read whole, let alone stored: it is hashed
 in pieces, recorded as ``failed`` with the reason, and still queued, with
@@ -25,6 +28,7 @@ import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,10 +36,17 @@ from consumers.resources import Resources
 from consumers.sources import Source, expand, is_s3
 from consumers.stages.ocr import NAME as FIRST_STAGE
 from consumers.stages.ocr import OcrInput
-from consumers.storage.documents import register_document
+from consumers.storage.db import transaction
+from consumers.storage.documents import (
+    Submitted,
+    record_submitted,
+    register_document,
+    store_document,
+)
 from consumers.storage.records import NewDocument, document_id, original_key
 from consumers.storage.s3 import s3_client
 from consumers.text import sniff
+from streamproc.batches import check_batch_id
 from streamproc.client import Client, new_batch_id
 from streamproc.errors import PermanentError
 
@@ -81,19 +92,43 @@ async def submit_paths(
     """Submit every file ``paths`` name as one batch, then seal the batch.
 
     Raises ``PermanentError`` before queuing anything when a path or URI names
-    nothing; ``RetryableError`` when the database, store or S3 is unreachable
-    (submitting again is safe: nothing is stored or queued twice).
+    nothing; ``RetryableError`` when the database, store or S3 is unreachable,
+    and Redis's ``ConnectionError`` when Redis is (submitting again is safe:
+    nothing is stored or queued twice, and what was not queued is queued then).
     """
-    batch = batch or new_batch_id()
+    batch = check_batch_id(batch) if batch is not None else new_batch_id()
     files: list[SubmittedFile] = []
     async with _s3_for(paths, resources) as s3:
         sources = await expand(paths, s3)
         for at in range(0, len(sources), WINDOW):
-            window = await _ingest_all(sources[at : at + WINDOW], batch, resources, s3)
-            await client.submit(FIRST_STAGE, [_message(f) for f in window], batch=batch, seal=False)
-            files.extend(window)
+            stored = await _store_all(sources[at : at + WINDOW], resources, s3)
+            files.extend(await _queue(stored, batch, resources, client))
     total = await client.seal(batch)
     return SubmitResult(batch, files, total)
+
+
+async def _queue(
+    stored: list[tuple[NewDocument, str | None, datetime]],
+    batch: str,
+    resources: Resources,
+    client: Client,
+) -> list[SubmittedFile]:
+    """Queue a window in Redis, then record in PostgreSQL what Redis now holds: nothing
+    says queued before Redis has the message."""
+    messages = [_message(doc, rejected) for doc, rejected, _ in stored]
+    sent = await client.submit(FIRST_STAGE, messages, batch=batch, seal=False)
+    submitted = [
+        Submitted(doc, rejected, version, new)
+        for (doc, rejected, version), new in zip(stored, sent.new, strict=True)
+    ]
+    await record_submitted(resources.pool, batch, submitted)
+    return [_file(s) for s in submitted]
+
+
+def _file(s: Submitted) -> SubmittedFile:
+    doc = s.doc
+    outcome: Literal["queued", "duplicate"] = "queued" if s.queued else "duplicate"
+    return SubmittedFile(doc.source, doc.id, doc.sha256, doc.kind, doc.size, outcome, s.rejected)
 
 
 @asynccontextmanager
@@ -106,16 +141,14 @@ async def _s3_for(paths: Sequence[str | Path], resources: Resources) -> AsyncIte
         yield client
 
 
-def _message(submitted: SubmittedFile) -> tuple[str, OcrInput]:
-    payload = OcrInput(
-        document_id=submitted.document_id, kind=submitted.kind, rejected=submitted.rejected
-    )
-    return submitted.document_id, payload
+def _message(doc: NewDocument, rejected: str | None) -> tuple[str, OcrInput]:
+    return doc.id, OcrInput(document_id=doc.id, kind=doc.kind, rejected=rejected)
 
 
-async def _ingest_all(
-    sources: Sequence[Source], batch: str, resources: Resources, s3: Any
-) -> list[SubmittedFile]:
+async def _store_all(
+    sources: Sequence[Source], resources: Resources, s3: Any
+) -> list[tuple[NewDocument, str | None, datetime]]:
+    """Store each file's original and row (status untouched); with each row's version."""
     gate = asyncio.Semaphore(resources.settings.intake_concurrency)
 
     async def one(source: Source) -> tuple[NewDocument, str | None]:
@@ -123,8 +156,11 @@ async def _ingest_all(
             return await prepare(source, resources, s3)
 
     prepared = await asyncio.gather(*(one(source) for source in sources))
-    # Registered in submit order, so the first of two identical files is the one queued.
-    return [await register(doc, rejected, batch, resources) for doc, rejected in prepared]
+    versions: dict[str, datetime] = {}
+    async with transaction(resources.pool) as conn:
+        for doc, _ in prepared:  # in submit order: the first of two identical files is queued
+            versions[doc.id] = await store_document(conn, doc)
+    return [(doc, rejected, versions[doc.id]) for doc, rejected in prepared]
 
 
 async def ingest(source: Source, batch: str, resources: Resources, s3: Any) -> SubmittedFile:

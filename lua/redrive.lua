@@ -5,8 +5,9 @@
 -- nothing. If the document's state in its batch is still 'failed:<stage>', the
 -- batch takes it back: failed and failed:<stage> go down by one, redriven:<stage>
 -- up by one, the state becomes 'queued:<stage>', and a completed batch is
--- reopened (completed_at removed, back in the open set), so the call that later
--- finishes the document completes the batch again, once. Otherwise (no batch,
+-- reopened (completed_at removed, its keys' expiry removed, back in the open set:
+-- lib/batch.lua), so the call that later finishes the document completes the batch
+-- again, once. Otherwise (no batch,
 -- or the batch no longer counts the document as failed here) the message is
 -- re-injected outside any batch so no counter is touched twice.
 --
@@ -15,6 +16,7 @@
 -- KEYS[3]   batch hash (may be unused: see ARGV[2])
 -- KEYS[4]   batch document-state hash
 -- KEYS[5]   sorted set of open batches
+-- KEYS[6]   sorted set of completed batches
 -- ARGV[1]   dead-letter entry id
 -- ARGV[2]   batch id, or '' when the message belongs to no batch
 -- ARGV[3]   document id
@@ -23,6 +25,8 @@
 -- ARGV[6..] field/value strings of the message, without the batch field 'b'
 -- returns   0 nothing done (entry gone: redriven or purged already),
 --           1 redriven and counted back into its batch, 2 redriven outside any batch
+
+--!include batch.lua
 
 if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 local batch, doc, stage = ARGV[2], ARGV[3], ARGV[4]
@@ -36,8 +40,5 @@ redis.call('HSET', KEYS[4], doc, 'queued:' .. stage)
 redis.call('HINCRBY', KEYS[3], 'failed', -1)
 redis.call('HINCRBY', KEYS[3], 'failed:' .. stage, -1)
 redis.call('HINCRBY', KEYS[3], 'redriven:' .. stage, 1)
-if redis.call('HDEL', KEYS[3], 'completed_at') == 1 then
-  local created = redis.call('HGET', KEYS[3], 'created_at') or ARGV[5]
-  redis.call('ZADD', KEYS[5], 'NX', created, batch)
-end
+reopen(KEYS[3], KEYS[4], KEYS[5], KEYS[6], batch, ARGV[5])
 return 1

@@ -7,11 +7,14 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from streamproc import envelope
+from streamproc.batches import check_batch_id
+from streamproc.config import DEFAULT_BATCH_RETENTION
 from streamproc.keys import Keys
 from streamproc.scripts import Scripts
 
@@ -30,6 +33,9 @@ class Submission:
     batch: str
     queued: int
     total: int
+    new: tuple[bool, ...] = ()
+    """Per document submitted, in order: whether this submit queued it (False: the batch
+    already held it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +52,22 @@ class BatchStatus:
 
 
 class Client:
-    """Submits documents to a pipeline's first stage and reads batch progress."""
+    """Submits documents to a pipeline's first stage and reads batch progress.
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    A client remembers the documents it submitted to each batch until it seals
+    the batch (:meth:`seal`), so two clients submitting into one batch at once
+    each seal their own: the batch's total is fixed, and it can complete, only
+    once both have sealed.
+    """
+
+    def __init__(
+        self, redis: Redis, keys: Keys, *, batch_retention: timedelta = DEFAULT_BATCH_RETENTION
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.scripts = Scripts(redis, keys)
+        self.retention_ms = int(batch_retention.total_seconds() * 1000)
+        self._unsealed: dict[str, dict[str, None]] = {}
 
     async def submit(
         self,
@@ -61,38 +77,64 @@ class Client:
         batch: str | None = None,
         seal: bool = True,
     ) -> Submission:
-        """Queue ``docs`` (document id, payload) on ``stage`` as one batch, then seal it."""
-        batch = batch or new_batch_id()
-        queued = 0
+        """Queue ``docs`` (document id, payload) on ``stage`` as one batch, then seal it
+        (``seal=False``: the caller seals later, after submitting more)."""
+        batch = check_batch_id(batch) if batch is not None else new_batch_id()
+        new: list[bool] = []
         chunk: list[tuple[str, Sequence[str | bytes]]] = []
         for doc, payload in docs:
             body = payload if isinstance(payload, bytes) else payload.model_dump_json().encode()
             chunk.append((doc, envelope.encode(envelope.fresh(doc, batch, body))))
             if len(chunk) >= SUBMIT_CHUNK:
-                queued += await self._enqueue(stage, batch, chunk)
+                new += await self.enqueue(stage, batch, chunk)
                 chunk = []
         if chunk:
-            queued += await self._enqueue(stage, batch, chunk)
+            new += await self.enqueue(stage, batch, chunk)
+        queued = sum(new)
         total = await self.seal(batch) if seal else queued
-        return Submission(batch, queued, total)
+        return Submission(batch, queued, total, tuple(new))
 
-    async def _enqueue(
-        self, stage: str, batch: str, docs: list[tuple[str, Sequence[str | bytes]]]
-    ) -> int:
-        call = self.scripts.enqueue(stage=stage, batch=batch, docs=docs, now=envelope.now_ms())
-        return int(await self.scripts.call(call))
+    async def enqueue(
+        self, stage: str, batch: str, docs: Sequence[tuple[str, Sequence[str | bytes]]]
+    ) -> list[bool]:
+        """Queue encoded messages of ``batch`` on ``stage`` without sealing; per document,
+        whether this call queued it (False: the batch already had it). Every document
+        sent is sealed by this client's next :meth:`seal` of the batch."""
+        call = self.scripts.enqueue(
+            stage=stage,
+            batch=batch,
+            docs=docs,
+            now=envelope.now_ms(),
+            retention_ms=self.retention_ms,
+        )
+        mine = self._unsealed.setdefault(batch, {})
+        mine.update(dict.fromkeys(doc for doc, _ in docs))
+        return [bool(flag) for flag in await self.scripts.call(call)]
 
     async def seal(self, batch: str) -> int:
-        """Fix the batch's total; returns it."""
-        total, _ = await self.scripts.call(self.scripts.seal(batch=batch, now=envelope.now_ms()))
-        return int(total)
+        """Seal what this client submitted to ``batch``; returns the documents the batch
+        holds so far (its total, unless another submitter is still adding documents)."""
+        docs = list(self._unsealed.get(batch, ()))
+        submitted = 0
+        for at in range(0, max(len(docs), 1), SUBMIT_CHUNK):
+            call = self.scripts.seal(
+                batch=batch,
+                docs=docs[at : at + SUBMIT_CHUNK],
+                now=envelope.now_ms(),
+                retention_ms=self.retention_ms,
+            )
+            submitted, _, _ = await self.scripts.call(call)
+        self._unsealed.pop(batch, None)
+        return int(submitted)
 
     async def status(self, batch: str, *, with_states: bool = True) -> BatchStatus | None:
         """The batch's progress, or None when no such batch exists.
 
         ``with_states=False`` leaves out the per-document states (``states`` is
         then empty): they cost one read of every document of the batch.
+        Raises :class:`~streamproc.errors.InvalidBatchId` for an id no batch can have.
         """
+        check_batch_id(batch)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.batch(batch))
         if with_states:
@@ -102,7 +144,9 @@ class Client:
         if not raw:
             return None
         counters = {
-            k.decode(): int(v) for k, v in raw.items() if v.isdigit() and not k.endswith(b"_at")
+            k.decode(): int(v)
+            for k, v in raw.items()
+            if v.isdigit() and k not in _NOT_COUNTERS and not k.endswith(b"_at")
         }
         total = counters.pop("total", None)
         return BatchStatus(
@@ -114,3 +158,6 @@ class Client:
             counters=counters,
             states=dict(Counter(s.decode() for s in states)),
         )
+
+
+_NOT_COUNTERS = {b"retention_ms"}

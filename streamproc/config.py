@@ -57,6 +57,9 @@ def parse_duration(value: object) -> object:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
+DEFAULT_BATCH_RETENTION = timedelta(days=7)
+"""How long a completed batch's Redis keys are kept (``STREAMPROC_BATCH_RETENTION``)."""
+
 _URL_SCHEMES = {
     "redis_url": ("redis", "rediss", "unix"),
     "database_url": ("postgresql", "postgres"),
@@ -119,6 +122,7 @@ class Settings(BaseSettings):
     grace_period: float = Field(default=30.0, ge=0)
     retention: Duration = timedelta(days=7)
     trim_interval: float = Field(default=300.0, gt=0)
+    batch_retention: Duration = DEFAULT_BATCH_RETENTION
 
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -132,6 +136,13 @@ class Settings(BaseSettings):
                 raise ValueError(problem)
         return value
 
+    @field_validator("batch_retention")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive, e.g. 7d or 12h")
+        return value
+
     @model_validator(mode="after")
     def _check_timings(self) -> Settings:
         if self.backoff_max < self.backoff_base:
@@ -140,6 +151,7 @@ class Settings(BaseSettings):
             raise ValueError("max_lease must not be smaller than visibility_timeout")
         if self.retention <= timedelta(0):
             raise ValueError("retention must be positive, e.g. 7d or 12h")
+
         return self
 
     @property

@@ -4,6 +4,11 @@
 
     StreamprocError
     ├── ConfigurationError        refuse to start: the setting named is wrong
+    ├── RequestRefused            a caller's request cannot be done as asked; the
+    │   │                         message says what to do instead
+    │   ├── InvalidBatchId        a batch id with characters or a length ids cannot have
+    │   ├── NoSuchBatch           Redis holds nothing of the batch named
+    │   └── BatchBusy             deleting an open batch whose documents are in progress
     └── ProcessingError           raised while handling one message
         ├── RetryableError        try again later, with backoff
         │   └── HandlerTimeout    the handler ran past its time limit
@@ -29,6 +34,22 @@ class StreamprocError(Exception):
 
 class ConfigurationError(StreamprocError):
     """A setting is missing or wrong; the process refuses to start."""
+
+
+class RequestRefused(StreamprocError):
+    """A request from a user or a caller that cannot be done as asked (nothing was changed)."""
+
+
+class InvalidBatchId(RequestRefused):
+    """A batch id outside the rule: 1 to 128 letters, digits, '.', '_' or '-'."""
+
+
+class NoSuchBatch(RequestRefused):
+    """Redis holds nothing of the batch named (never submitted, deleted, or expired)."""
+
+
+class BatchBusy(RequestRefused):
+    """An open batch whose documents are still in progress cannot be deleted without force."""
 
 
 class ProcessingError(StreamprocError):

@@ -2,7 +2,9 @@
 
 Each key carries the hash tag ``{prefix}`` so that every key a Lua call
 touches lives in one Redis Cluster slot. Tests and tenants separate their
-data by using a different prefix.
+data by using a different prefix. A batch's keys end in its id, or its id and
+a suffix (``:docs``, ``:unsealed``): batch ids never hold ``:``
+(:func:`streamproc.batches.check_batch_id`), so no batch's key is another's.
 """
 
 from __future__ import annotations
@@ -39,10 +41,19 @@ class Keys:
         """Document id -> state for every document of a batch."""
         return self._key("batch", batch_id, "docs")
 
+    def batch_unsealed(self, batch_id: str) -> str:
+        """Documents of a batch queued by a submit that has not sealed them yet."""
+        return self._key("batch", batch_id, "unsealed")
+
     @property
     def open_batches(self) -> str:
         """Batch ids not yet completed, scored by creation time."""
         return self._key("batches", "open")
+
+    @property
+    def completed_batches(self) -> str:
+        """Completed batch ids whose keys have not expired yet, scored by when they expire."""
+        return self._key("batches", "completed")
 
     @property
     def events(self) -> str:

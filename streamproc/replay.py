@@ -14,17 +14,19 @@ import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from streamproc import envelope, history
 from streamproc import ids as stream_ids
+from streamproc.client import Client
+from streamproc.config import DEFAULT_BATCH_RETENTION
 from streamproc.envelope import Envelope
 from streamproc.errors import InvalidMessage, StreamprocError
 from streamproc.keys import Keys
 from streamproc.pacing import Pacer
-from streamproc.scripts import Scripts
 
 ENQUEUE_CHUNK = 500
 
@@ -101,10 +103,11 @@ async def replay(
     dry_run: bool = False,
     rate: float | None = None,
     batch: str | None = None,
+    batch_retention: timedelta = DEFAULT_BATCH_RETENTION,
 ) -> ReplayReport:
     """Re-inject the selected entries into ``stage`` as one sealed replay batch."""
     report = ReplayReport(stage, batch or new_replay_batch())
-    scripts, pacer = Scripts(redis, keys), Pacer(rate)
+    client, pacer = Client(redis, keys, batch_retention=batch_retention), Pacer(rate)
     chunk: list[tuple[str, Sequence[str | bytes]]] = []
     async for env in matching(redis, keys, stage, selection):
         report.matched += 1
@@ -112,28 +115,34 @@ async def replay(
         if not dry_run:
             chunk.append((env.doc, replay_fields(env, report.batch, envelope.now_ms())))
         if len(chunk) >= pacer.chunk(ENQUEUE_CHUNK):
-            report.queued += await _enqueue(scripts, pacer, stage, report.batch, chunk)
+            report.queued += await _enqueue(client, pacer, stage, report.batch, chunk)
             chunk = []
     if chunk:
-        report.queued += await _enqueue(scripts, pacer, stage, report.batch, chunk)
+        report.queued += await _enqueue(client, pacer, stage, report.batch, chunk)
     if not dry_run and report.queued:
-        await scripts.call(scripts.seal(batch=report.batch, now=envelope.now_ms()))
+        await client.seal(report.batch)
     return report
 
 
 async def _enqueue(
-    scripts: Scripts,
+    client: Client,
     pacer: Pacer,
     stage: str,
     batch: str,
     docs: list[tuple[str, Sequence[str | bytes]]],
 ) -> int:
     await pacer.wait(len(docs))
-    call = scripts.enqueue(stage=stage, batch=batch, docs=docs, now=envelope.now_ms())
-    return int(await scripts.call(call))
+    return sum(await client.enqueue(stage, batch, docs))
 
 
-async def reprocess(redis: Redis, keys: Keys, doc: str, stage: str) -> ReplayReport:
+async def reprocess(
+    redis: Redis,
+    keys: Keys,
+    doc: str,
+    stage: str,
+    *,
+    batch_retention: timedelta = DEFAULT_BATCH_RETENTION,
+) -> ReplayReport:
     """Re-inject the most recent entry of ``doc`` in ``stage``'s stream, in a new replay batch.
 
     Scans the stream newest first (cost: the entries after the document's
@@ -145,7 +154,8 @@ async def reprocess(redis: Redis, keys: Keys, doc: str, stage: str) -> ReplayRep
             f"document {doc!r} has no entry in the {stage} stream "
             "(never reached that stage, or trimmed): submit it again or pick another stage"
         )
-    return await replay(redis, keys, stage, Selection(start=latest, end=latest, doc=doc))
+    selection = Selection(start=latest, end=latest, doc=doc)
+    return await replay(redis, keys, stage, selection, batch_retention=batch_retention)
 
 
 async def _latest_entry(redis: Redis, stream: str, doc: str) -> str | None:

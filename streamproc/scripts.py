@@ -22,6 +22,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
+from streamproc.config import DEFAULT_BATCH_RETENTION
 from streamproc.keys import Keys
 from streamproc.lane import Lane
 
@@ -37,9 +38,11 @@ SCRIPT_NAMES = (
     "token_bucket",
     "redrive",
     "reap",
+    "drop_batch",
 )
 _INCLUDE = re.compile(r"^--!include (\S+)$", re.MULTILINE)
 Arg = str | bytes | int
+DEFAULT_BATCH_RETENTION_MS = int(DEFAULT_BATCH_RETENTION.total_seconds() * 1000)
 
 
 def script_dir() -> Traversable:
@@ -145,7 +148,7 @@ class Scripts:
         """XACK each item; forward it (or count it done) only where XACK removed it."""
         k = self.keys
         out = k.stream(next_stage) if next_stage else k.events
-        keys = [k.stream(stage), out, k.events, k.open_batches]
+        keys = [k.stream(stage), out, k.events, k.open_batches, k.completed_batches]
         slots: dict[str, int] = {}
         body: list[Arg] = []
         for item in items:
@@ -176,7 +179,18 @@ class Scripts:
         k = self.keys
         member = orjson.dumps([f.decode() if isinstance(f, bytes) else f for f in fields])
         keys = [k.stream(stage), k.delayed(stage), k.batch(batch), k.batch_documents(batch)]
-        args: list[Arg] = [group, id, delay_ms, member, batch, doc, counter, state, _when(now)]
+        args: list[Arg] = [
+            group,
+            id,
+            delay_ms,
+            member,
+            batch,
+            doc,
+            counter,
+            state,
+            stage,
+            _when(now),
+        ]
         return ScriptCall("retry", keys, args)
 
     def dead_letter(
@@ -199,6 +213,7 @@ class Scripts:
             k.open_batches,
             k.batch(batch),
             k.batch_documents(batch),
+            k.completed_batches,
         ]
         return ScriptCall("dead_letter", keys, [group, id, batch, doc, stage, now, *entry])
 
@@ -236,20 +251,47 @@ class Scripts:
         return ScriptCall("reap", [stream], [group, consumer, min_idle_ms])
 
     def enqueue(
-        self, *, stage: str, batch: str, docs: Sequence[tuple[str, Sequence[str | bytes]]], now: int
+        self,
+        *,
+        stage: str,
+        batch: str,
+        docs: Sequence[tuple[str, Sequence[str | bytes]]],
+        now: int,
+        retention_ms: int = DEFAULT_BATCH_RETENTION_MS,
     ) -> ScriptCall:
-        """Queue documents of ``batch`` on ``stage``, skipping ones already in the batch."""
+        """Queue documents of ``batch`` on ``stage``, skipping ones already in the batch;
+        returns a 1 (queued) or 0 (already there) per document."""
         k = self.keys
-        keys = [k.stream(stage), k.batch(batch), k.batch_documents(batch), k.open_batches]
+        keys = [k.stream(stage), *self._batch_keys(batch)]
         body: list[Arg] = []
         for doc, fields in docs:
             body += [doc, len(fields), *fields]
-        return ScriptCall("enqueue", keys, [batch, now, f"queued:{stage}", len(docs), *body])
+        args: list[Arg] = [batch, now, f"queued:{stage}", retention_ms, len(docs), *body]
+        return ScriptCall("enqueue", keys, args)
 
-    def seal(self, *, batch: str, now: int) -> ScriptCall:
-        """Fix the batch total to what was submitted; complete it if already finished."""
+    def seal(
+        self,
+        *,
+        batch: str,
+        docs: Sequence[str],
+        now: int,
+        retention_ms: int = DEFAULT_BATCH_RETENTION_MS,
+    ) -> ScriptCall:
+        """Seal the submitter's ``docs``; once none of the batch's are unsealed, fix its total
+        and complete it if already finished. Returns {submitted, unsealed left, completed}."""
         k = self.keys
-        return ScriptCall("seal", [k.batch(batch), k.events, k.open_batches], [batch, now])
+        keys = [k.batch(batch), k.batch_documents(batch), k.events, *self._batch_keys(batch)[2:]]
+        return ScriptCall("seal", keys, [batch, now, retention_ms, *docs])
+
+    def _batch_keys(self, batch: str) -> list[str]:
+        k = self.keys
+        return [
+            k.batch(batch),
+            k.batch_documents(batch),
+            k.open_batches,
+            k.completed_batches,
+            k.batch_unsealed(batch),
+        ]
 
     def redrive(
         self,
@@ -269,8 +311,21 @@ class Scripts:
             k.batch(batch),
             k.batch_documents(batch),
             k.open_batches,
+            k.completed_batches,
         ]
         return ScriptCall("redrive", keys, [entry_id, batch, doc, stage, now, *fields])
+
+    def drop_batch(self, *, batch: str, force: bool) -> ScriptCall:
+        """Delete the batch's keys unless it is open with documents in progress (or forced)."""
+        k = self.keys
+        keys = [
+            k.batch(batch),
+            k.batch_documents(batch),
+            k.batch_unsealed(batch),
+            k.open_batches,
+            k.completed_batches,
+        ]
+        return ScriptCall("drop_batch", keys, [batch, "1" if force else "0"])
 
     def token_bucket(
         self,

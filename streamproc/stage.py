@@ -86,6 +86,9 @@ class Stage(Generic[In]):
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 Facts = Callable[[Any, str], Awaitable[dict[str, Any]]]
 """``facts(settings, doc)``: what the pipeline's own stores know of a document (for trace)."""
+BatchFacts = Callable[[Any, list[str]], Awaitable[dict[str, Any]]]
+"""``batch_facts(settings, batch ids)``: batch id -> what the pipeline's own stores know of
+it, None for one they do not know (for ``streamproc batches``)."""
 
 
 @asynccontextmanager
@@ -101,12 +104,14 @@ class Pipeline:
     process; what it yields is handed to handlers as ``Context.resources``.
     ``facts(settings, doc)``, when given, reads what the pipeline stored outside
     Redis about a document (database rows); ``streamproc trace`` shows it beside
-    the stream history.
+    the stream history. ``batch_facts(settings, ids)``, when given, does the same for
+    batches, for ``streamproc batches``.
     """
 
     stages: tuple[Stage[Any], ...]
     lifespan: Lifespan = _no_resources
     facts: Facts | None = None
+    batch_facts: BatchFacts | None = None
     by_name: Mapping[str, Stage[Any]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

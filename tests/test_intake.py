@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from consumers.intake import submit_paths
 from consumers.resources import Resources, open_resources
 from consumers.settings import load_pipeline_settings
 from consumers.sources import Source, expand
 from consumers.storage.db import transaction
-from consumers.storage.documents import batch_document_ids, get_document
+from consumers.storage.documents import batch_document_ids, finish_stage, get_document
 from consumers.storage.records import document_id
 from consumers.storage.s3 import s3_client
 from streamproc.client import Client
 from streamproc.config import Settings
+from streamproc.connections import connect_redis
 from streamproc.errors import PermanentError
 from streamproc.keys import Keys
 
@@ -216,3 +219,73 @@ async def counts(resources: Resources) -> dict[str, int]:
             table: await conn.fetchval(f"SELECT count(*) FROM {table}")
             for table in ("batches", "documents", "batch_documents")
         }
+
+
+def closed_port() -> int:
+    """A local port nothing listens on: a Redis that is down."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def batch_ids(resources: Resources) -> list[str]:
+    async with transaction(resources.pool) as conn:
+        return [r["id"] for r in await conn.fetch("SELECT id FROM batches ORDER BY id")]
+
+
+@one_redis
+async def test_a_submit_with_redis_down_changes_nothing_and_its_rerun_queues_the_document(
+    resources: Resources, client: Client, redis: Redis, engine: Settings, tmp_path: Path
+) -> None:
+    letter = tmp_path / "letter.txt"
+    letter.write_text("The Court finds for the plaintiff.\n")
+    [first] = (await submit_paths([letter], resources=resources, client=client, batch="B1")).files
+    async with transaction(resources.pool) as conn:  # it went through the whole pipeline
+        await finish_stage(conn, first.document_id, "relationships", done=True)
+
+    down = connect_redis(f"redis://127.0.0.1:{closed_port()}")
+    try:
+        with pytest.raises(RedisConnectionError):
+            await submit_paths(
+                [letter], resources=resources, client=Client(down, client.keys), batch="B2"
+            )
+    finally:
+        await down.aclose()
+    record = await get_document(resources.pool, first.document_id)
+    assert record is not None and record.status == "done"
+    assert await batch_ids(resources) == ["B1"]
+    assert await batch_document_ids(resources.pool, "B2") == []
+
+    again = await submit_paths([letter], resources=resources, client=client, batch="B2")
+    assert [f.outcome for f in again.files] == ["queued"]
+    assert (again.queued, again.duplicates, again.total) == (1, 0, 1)
+    assert await batch_document_ids(resources.pool, "B2") == [first.document_id]
+    record = await get_document(resources.pool, first.document_id)
+    assert record is not None and record.status == "queued"
+    assert len(await queued(redis, engine)) == 2
+
+
+@one_redis
+async def test_a_new_document_submitted_with_redis_down_is_stored_but_never_marked_queued(
+    resources: Resources, client: Client, redis: Redis, engine: Settings, tmp_path: Path
+) -> None:
+    letter = tmp_path / "letter.txt"
+    letter.write_text("The Court finds for the defendant.\n")
+    down = connect_redis(f"redis://127.0.0.1:{closed_port()}")
+    try:
+        with pytest.raises(RedisConnectionError):
+            await submit_paths(
+                [letter], resources=resources, client=Client(down, client.keys), batch="B"
+            )
+    finally:
+        await down.aclose()
+    assert await batch_ids(resources) == []
+    async with transaction(resources.pool) as conn:
+        statuses = [r["status"] for r in await conn.fetch("SELECT status FROM documents")]
+    assert "queued" not in statuses
+
+    again = await submit_paths([letter], resources=resources, client=client, batch="B")
+    assert (again.queued, again.duplicates, again.total) == (1, 0, 1)
+    record = await get_document(resources.pool, again.files[0].document_id)
+    assert record is not None and record.status == "queued"
+    assert len(await queued(redis, engine)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import orjson
@@ -77,8 +78,9 @@ async def test_last_stage_handoff_counts_done_and_completes_the_batch_once(
         now=5,
         docs=[(f"doc{i}", ["d", f"doc{i}", "b", "B", "p", "{}"]) for i in range(2)],
     )
-    assert await scripts.call(enqueue) == 2
-    assert await scripts.call(scripts.seal(batch="B", now=6)) == [2, 0]
+    assert await scripts.call(enqueue) == [1, 1]
+    seal = scripts.seal(batch="B", docs=["doc0", "doc1"], now=6)
+    assert await scripts.call(seal) == [2, 0, 0]
     resp = await redis.xreadgroup(GROUP, "c1", {keys.stream("a"): ">"}, count=10)
     items = [Finished(eid.decode(), f[b"d"].decode(), "B", []) for eid, f in resp[0][1]]
     first = scripts.handoff(stage="a", next_stage=None, group=GROUP, items=items[:1], now=7)
@@ -98,7 +100,7 @@ async def test_enqueue_is_idempotent_per_document(setup, redis: Redis) -> None:
     scripts, keys = setup
     docs = [("x", ["d", "x", "b", "B"]), ("y", ["d", "y", "b", "B"])]
     call = scripts.enqueue(stage="a", batch="B", docs=docs, now=1)
-    assert await scripts.run([call, call]) == [2, 0]
+    assert await scripts.run([call, call]) == [[1, 1], [0, 0]]
     assert await redis.xlen(keys.stream("a")) == 2
     assert await redis.hget(keys.batch("B"), "submitted") == b"2"
 
@@ -107,8 +109,8 @@ async def test_seal_of_a_batch_already_finished_completes_it(setup, redis: Redis
     scripts, keys = setup
     await scripts.call(scripts.enqueue(stage="a", batch="B", docs=[("x", ["d", "x"])], now=1))
     await redis.hset(keys.batch("B"), "failed", 1)
-    assert await scripts.call(scripts.seal(batch="B", now=2)) == [1, 1]
-    assert await scripts.call(scripts.seal(batch="B", now=3)) == [1, 0]
+    assert await scripts.call(scripts.seal(batch="B", docs=["x"], now=2)) == [1, 0, 1]
+    assert await scripts.call(scripts.seal(batch="B", docs=["x"], now=3)) == [1, 0, 0]
     assert await redis.xlen(keys.events) == 1
 
 
@@ -140,11 +142,48 @@ async def test_retry_and_promote_keep_time_by_the_servers_clock_not_the_callers(
     assert moved == 1
 
 
+async def test_seal_leaves_the_total_unset_while_another_submitter_has_unsealed_documents(
+    setup, redis: Redis
+) -> None:
+    scripts, keys = setup
+    for doc in ("mine", "theirs"):
+        call = scripts.enqueue(stage="a", batch="B", docs=[(doc, ["d", doc])], now=1)
+        assert await scripts.call(call) == [1]
+    await redis.hset(keys.batch("B"), "done", 2)  # both finished before either sealed
+    assert await scripts.call(scripts.seal(batch="B", docs=["mine"], now=2)) == [2, 1, 0]
+    assert await redis.hget(keys.batch("B"), "total") is None
+    assert await scripts.call(scripts.seal(batch="B", docs=["theirs"], now=3)) == [2, 0, 1]
+    assert await redis.hget(keys.batch("B"), "total") == b"2"
+    assert await redis.exists(keys.batch_unsealed("B")) == 0
+
+
+async def test_the_call_completing_a_batch_makes_its_keys_expire_after_its_retention(
+    setup, redis: Redis
+) -> None:
+    scripts, keys = setup
+    call = scripts.enqueue(stage="a", batch="B", docs=[("x", ["d", "x"])], now=1, retention_ms=500)
+    await scripts.call(call)
+    await redis.hset(keys.batch("B"), "done", 1)
+    assert await scripts.call(scripts.seal(batch="B", docs=["x"], now=1000, retention_ms=500)) == [
+        1,
+        0,
+        1,
+    ]
+    assert 0 < await redis.pttl(keys.batch("B")) <= 500
+    assert 0 < await redis.pttl(keys.batch_documents("B")) <= 500
+    assert await redis.zrange(keys.completed_batches, 0, -1, withscores=True) == [(b"B", 1500.0)]
+    await asyncio.sleep(0.6)
+    assert await redis.exists(keys.batch("B"), keys.batch_documents("B")) == 0
+
+
 async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_returns_it(
     setup, redis: Redis
 ) -> None:
     scripts, keys = setup
-    ids = await _deliver(redis, keys, "a", 1, batch="B")
+    enqueue = scripts.enqueue(stage="a", batch="B", docs=[("doc0", ["d", "doc0", "b", "B"])], now=1)
+    await scripts.call(enqueue)
+    resp = await redis.xreadgroup(GROUP, "c1", {keys.stream("a"): ">"}, count=1)
+    ids = [resp[0][1][0][0].decode()]
     retry = scripts.retry(
         stage="a",
         group=GROUP,
@@ -162,6 +201,7 @@ async def test_retry_schedules_the_message_in_the_delayed_set_and_promote_return
         (orjson.dumps(["d", "doc0", "a", "1"]), 1000.0)
     ]
     assert await redis.hget(keys.batch("B"), "retried:a") == b"1"
+    assert await redis.hget(keys.batch_documents("B"), "doc0") == b"retrying:a"
     assert await scripts.call(scripts.promote(stage="a", now=999)) == [0, 1]
     assert await scripts.call(scripts.promote(stage="a", now=1000)) == [1, -1]
     last = await redis.xrevrange(keys.stream("a"), count=1)
@@ -176,7 +216,7 @@ async def test_dead_letter_writes_the_entry_and_counts_the_document_failed(
     await scripts.call(
         scripts.enqueue(stage="a", batch="B", docs=[("doc0", ["d", "doc0", "b", "B"])], now=1)
     )
-    await scripts.call(scripts.seal(batch="B", now=1))
+    await scripts.call(scripts.seal(batch="B", docs=["doc0"], now=1))
     resp = await redis.xreadgroup(GROUP, "c1", {keys.stream("a"): ">"}, count=1)
     mid = resp[0][1][0][0].decode()
     call = scripts.dead_letter(
@@ -215,10 +255,10 @@ async def test_scripts_are_reloaded_after_the_server_forgets_them(setup, redis: 
     scripts, _ = setup
     await redis.script_flush()
     call = scripts.enqueue(stage="a", batch="B", docs=[("x", ["d", "x"])], now=1)
-    assert await scripts.call(call) == 1  # one call: sent on its own
+    assert await scripts.call(call) == [1]  # one call: sent on its own
     await redis.script_flush()
     more = [scripts.enqueue(stage="a", batch="B", docs=[(d, ["d", d])], now=1) for d in "yz"]
-    assert await scripts.run(more) == [1, 1]  # several: one pipeline
+    assert await scripts.run(more) == [[1], [1]]  # several: one pipeline
 
 
 async def test_claim_takes_over_idle_entries_without_counting_a_delivery(

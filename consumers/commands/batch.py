@@ -21,7 +21,7 @@ from consumers.commands.progress import (
 )
 from consumers.commands.session import STAGES, open_redis, open_session
 from consumers.intake import SubmitResult, submit_paths
-from streamproc.cli.common import run_async, settings_from
+from streamproc.cli.common import batch_id, run_async, settings_from
 from streamproc.client import Client
 from streamproc.config import Settings
 from streamproc.errors import PermanentError
@@ -29,7 +29,12 @@ from streamproc.errors import PermanentError
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--batch", help="Name of the batch (default: a new, time-based id).")
+@click.option(
+    "--batch",
+    callback=batch_id,
+    help="Name of the batch: 1 to 128 letters, digits, '.', '_' or '-' (default: a new, "
+    "time-based id). A completed batch that gets new documents reopens.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def submit(paths: tuple[str, ...], batch: str | None, as_json: bool) -> None:
     """Submit files, directories (recursively) or s3:// URIs as one batch.
@@ -78,7 +83,7 @@ def _print_submit(result: SubmitResult) -> None:
 
 
 @click.command()
-@click.argument("batch")
+@click.argument("batch", callback=batch_id)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(batch: str, as_json: bool) -> None:
     """Show a batch's documents counted by state and by stage, and its failures."""
@@ -112,7 +117,8 @@ async def read_progress(
 def print_progress(console: Console, p: BatchProgress) -> None:
     """A table of the batch's state, stages and failures."""
     state = "completed" if p.completed else "in progress"
-    console.print(f"batch {p.batch}: {state}; {p.done} done, {p.failed} failed of {p.total}")
+    total = "? (documents are still being submitted)" if p.total is None else p.total
+    console.print(f"batch {p.batch}: {state}; {p.done} done, {p.failed} failed of {total}")
     table = Table()
     for col in ("stage", "passed", "failed", "retries"):
         table.add_column(col, justify="left" if col == "stage" else "right")
@@ -124,7 +130,7 @@ def print_progress(console: Console, p: BatchProgress) -> None:
 
 
 @click.command()
-@click.argument("batch")
+@click.argument("batch", callback=batch_id)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON line per change instead of bars."
 )

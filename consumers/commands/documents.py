@@ -15,7 +15,7 @@ from consumers.commands.graphml import graphml_lines
 from consumers.commands.session import open_session
 from consumers.storage.db import migrate as apply_migrations
 from consumers.storage.export import document_summary, export_document, export_documents
-from streamproc.cli.common import run_async, settings_from
+from streamproc.cli.common import batch_id, run_async, settings_from
 from streamproc.errors import PermanentError
 
 
@@ -75,7 +75,9 @@ def _print_document(summary: dict[str, Any], doc: dict[str, Any]) -> None:
 
 
 @click.command()
-@click.option("--batch", help="Only the documents of this batch (default: every document).")
+@click.option(
+    "--batch", callback=batch_id, help="Only the documents of this batch (default: every document)."
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["jsonl", "graphml"]), default="jsonl", show_default=True
 )

@@ -36,7 +36,7 @@ async def open_session(engine: Settings) -> AsyncIterator[Session]:
     redis = connect_redis(url)
     try:
         async with open_resources(engine, load_pipeline_settings()) as resources:
-            yield Session(engine, redis, Client(redis, Keys(engine.prefix)), resources)
+            yield Session(engine, redis, engine_client(engine, redis), resources)
     finally:
         await redis.aclose()
 
@@ -47,6 +47,11 @@ async def open_redis(engine: Settings) -> AsyncIterator[tuple[Redis, Client]]:
     url = await asyncio.to_thread(redis_url, engine)
     redis = connect_redis(url)
     try:
-        yield redis, Client(redis, Keys(engine.prefix))
+        yield redis, engine_client(engine, redis)
     finally:
         await redis.aclose()
+
+
+def engine_client(engine: Settings, redis: Redis) -> Client:
+    """The batch client for ``engine``'s prefix and batch retention."""
+    return Client(redis, Keys(engine.prefix), batch_retention=engine.batch_retention)

@@ -1,15 +1,24 @@
 """Batches and documents: registration at intake, status as the stages progress.
 
-A document's ``status`` is ``queued`` when submitted, ``processing`` once a
-stage has finished with it, ``done`` after the last stage and ``failed`` when
-a stage gave up (``error`` says why); ``stage`` names the last stage that
-finished. The engine's batch counters in Redis remain the authority on batch
-progress; these columns let a person look one document up.
+A document's ``status`` is ``stored`` when its row is first written (its
+original is stored, nothing is queued yet), ``queued`` once a submit queued
+it, ``processing`` once a stage has finished with it, ``done`` after the last
+stage and ``failed`` when a stage gave up (``error`` says why); ``stage``
+names the last stage that finished. The engine's batch counters in Redis
+remain the authority on batch progress; these columns let a person look one
+document up.
+
+Intake writes in the order that keeps a failed submit from changing anything
+a user sees: :func:`store_document` (the row, whose status it leaves alone),
+then the engine queues the messages in Redis, then :func:`record_submitted`
+(the batch, the links, and ``queued`` for what Redis queued).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from consumers.storage.db import Connection, Pool, transaction
 from consumers.storage.records import DocumentRecord, NewDocument
@@ -19,12 +28,14 @@ Holds = Callable[[], Awaitable[bool]]
 """Whether the writer still holds its message (``Context.holds``): checked under the lock."""
 
 _UPSERT_DOCUMENT = """
-INSERT INTO documents (id, sha256, source, kind, size, object_key)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO documents (id, sha256, source, kind, size, object_key, status)
+VALUES ($1, $2, $3, $4, $5, $6, 'stored')
 ON CONFLICT (id) DO UPDATE SET
     object_key = COALESCE(EXCLUDED.object_key, documents.object_key),
     kind = EXCLUDED.kind, size = EXCLUDED.size, updated_at = now()
+RETURNING updated_at
 """
+_INSERT_BATCH = "INSERT INTO batches (id) VALUES ($1) ON CONFLICT (id) DO NOTHING"
 _LINK = """
 INSERT INTO batch_documents (batch_id, document_id, source) VALUES ($1, $2, $3)
 ON CONFLICT (batch_id, document_id) DO NOTHING RETURNING document_id
@@ -32,24 +43,59 @@ ON CONFLICT (batch_id, document_id) DO NOTHING RETURNING document_id
 _REQUEUE = """
 UPDATE documents SET status = $2, error = $3, stage = NULL, updated_at = now() WHERE id = $1
 """
+_REQUEUE_UNLESS_WRITTEN = _REQUEUE.strip() + " AND updated_at = $4"
 _COLUMNS = "id, sha256, source, kind, size, object_key, status, stage, error"
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A stored document a submit sent to Redis, and what Redis said."""
+
+    doc: NewDocument
+    rejected: str | None
+    version: datetime
+    """The row's ``updated_at`` when intake stored it: a stage wrote it since if it moved."""
+    queued: bool
+    """True if Redis queued it now; False if the batch already held it."""
+
+
+async def store_document(conn: Connection, doc: NewDocument) -> datetime:
+    """Upsert ``doc``'s row, leaving its status alone (a new row is ``stored``); returns its
+    ``updated_at``, which :func:`record_submitted` compares against."""
+    version: datetime = await conn.fetchval(
+        _UPSERT_DOCUMENT, doc.id, doc.sha256, doc.source, doc.kind, doc.size, doc.object_key
+    )
+    return version
+
+
+async def record_submitted(pool: Pool, batch: str, submitted: Sequence[Submitted]) -> None:
+    """Record what Redis now holds: the batch, each document's link to it, and ``queued``
+    (``failed`` with the reason, when intake rejected it) for those Redis queued now.
+
+    A row a stage wrote since it was stored keeps that stage's newer status.
+    """
+    async with transaction(pool) as conn:
+        await conn.execute(_INSERT_BATCH, batch)
+        for s in submitted:
+            await conn.execute(_LINK, batch, s.doc.id, s.doc.source)
+            if s.queued:
+                status = "queued" if s.rejected is None else "failed"
+                await conn.execute(_REQUEUE_UNLESS_WRITTEN, s.doc.id, status, s.rejected, s.version)
 
 
 async def register_document(
     pool: Pool, batch: str, doc: NewDocument, *, rejected: str | None = None
 ) -> bool:
-    """Upsert ``doc`` and link it to ``batch``; True when it is new in the batch.
+    """Upsert ``doc`` and link it to ``batch`` without queuing it anywhere; True when it is
+    new in the batch (for tools and tests: intake uses :func:`store_document` and
+    :func:`record_submitted` around the queuing).
 
     A document new in the batch starts over: ``queued`` (or ``failed`` with
     the reason, when intake ``rejected`` it).
     """
     async with transaction(pool) as conn:
-        await conn.execute(
-            "INSERT INTO batches (id) VALUES ($1) ON CONFLICT (id) DO NOTHING", batch
-        )
-        await conn.execute(
-            _UPSERT_DOCUMENT, doc.id, doc.sha256, doc.source, doc.kind, doc.size, doc.object_key
-        )
+        await conn.execute(_INSERT_BATCH, batch)
+        await store_document(conn, doc)
         linked = await conn.fetchval(_LINK, batch, doc.id, doc.source)
         if linked is not None:
             status = "queued" if rejected is None else "failed"

@@ -14,6 +14,7 @@ from redis.exceptions import AuthenticationError, AuthorizationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from streamproc.cli.batches import batches
 from streamproc.cli.common import fail_cleanly
 from streamproc.cli.dlq import dlq
 from streamproc.cli.engine import run, streams, worker
@@ -59,6 +60,7 @@ main.add_command(replay)
 main.add_command(reprocess)
 main.add_command(trace)
 main.add_command(trim)
+main.add_command(batches)
 
 
 def _add_pipeline_commands() -> None:

@@ -10,6 +10,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from streamproc import logs
+from streamproc.batches import check_batch_id
 from streamproc.config import Settings, load_settings
 from streamproc.errors import StreamprocError
 
@@ -23,6 +24,11 @@ def settings_from(**overrides: object) -> Settings:
     settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     logs.configure(settings.log_level, settings.log_format)
     return settings
+
+
+def batch_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Click callback for a batch id given by the user: checked (None when not given)."""
+    return None if value is None else check_batch_id(value)
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

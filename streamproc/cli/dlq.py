@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streamproc import deadletters, history
-from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
+from streamproc.cli.common import PIPELINE_HELP, batch_id, run_async, settings_from
 from streamproc.connections import connect_redis, redis_url
 from streamproc.deadletters import DeadLetter, Filter
 from streamproc.envelope import now_ms
@@ -63,7 +63,7 @@ def filters(fn: Callable[..., Any]) -> Callable[..., Any]:
         [
             click.option("--error", "error_class", help="Only this error class."),
             click.option("--since", help=f"Only dead letters since then ({TIME_HELP})."),
-            click.option("--batch", help="Only this batch."),
+            click.option("--batch", help="Only this batch.", callback=batch_id),
             click.option("--doc", help="Only this document."),
             click.option("--group", help="Only those given up by this consumer group."),
             click.option("--pipeline", "pipeline_spec", help=PIPELINE_HELP),

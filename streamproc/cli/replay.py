@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from streamproc import replay as replaying
-from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
+from streamproc.cli.common import PIPELINE_HELP, batch_id, run_async, settings_from
 from streamproc.cli.dlq import TIME_HELP, check_stage, rate_option, with_redis
 from streamproc.connections import connect_redis, redis_url
 from streamproc.envelope import now_ms
@@ -29,7 +29,7 @@ from streamproc.trace import trace as read_trace
 @click.option("--from", "start", required=True, help=f"Replay from here ({TIME_HELP}).")
 @click.option("--to", "end", help=f"Replay up to here, inclusive ({TIME_HELP}).")
 @click.option("--doc", help="Only this document.")
-@click.option("--batch", help="Only entries of this batch.")
+@click.option("--batch", help="Only entries of this batch.", callback=batch_id)
 @click.option("--group", help="Instead: create this consumer group positioned at --from.")
 @click.option("--dry-run", is_flag=True, help="Only count what would be replayed.")
 @click.option("--rate", help="At most this many messages a second (e.g. 50/s).")
@@ -58,6 +58,7 @@ def replay(
     per_second = rate_option(rate)
     if group and (end or doc or batch or dry_run or rate):
         raise ConfigurationError("--group takes only --from: a group reads everything after it")
+    retention = settings_from(pipeline=pipeline_spec).batch_retention
 
     async def work(redis: Redis, keys: Keys, stages: list[str]) -> dict[str, Any]:
         check_stage(stage, stages)
@@ -65,7 +66,13 @@ def replay(
             lag = await replaying.create_group(redis, keys, stage, group, first)
             return {"stage": stage, "group": group, "from": first, "lag": lag}
         report = await replaying.replay(
-            redis, keys, stage, selection, dry_run=dry_run, rate=per_second
+            redis,
+            keys,
+            stage,
+            selection,
+            dry_run=dry_run,
+            rate=per_second,
+            batch_retention=retention,
         )
         return _report(report, dry_run)
 
@@ -78,10 +85,12 @@ def replay(
 @click.option("--pipeline", "pipeline_spec", help=PIPELINE_HELP)
 def reprocess(doc: str, stage: str, pipeline_spec: str | None) -> None:
     """Run DOC again from --from-stage: its latest entry there is re-injected in a replay batch."""
+    retention = settings_from(pipeline=pipeline_spec).batch_retention
 
     async def work(redis: Redis, keys: Keys, stages: list[str]) -> dict[str, Any]:
         check_stage(stage, stages)
-        return _report(await replaying.reprocess(redis, keys, doc, stage), False)
+        report = await replaying.reprocess(redis, keys, doc, stage, batch_retention=retention)
+        return _report(report, False)
 
     click.echo(json.dumps(with_redis(pipeline_spec, work)))
 
