@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from streamproc.backlog_metrics import BacklogCollector, read_snapshot
 from streamproc.config import Settings
-from streamproc.connections import connect_redis, redis_url
+from streamproc.connections import RedisTimeouts, connect_redis, redis_url
 from streamproc.embedded.process import die_with_parent
 from streamproc.errors import ConfigurationError
 from streamproc.http import MetricsServer
@@ -105,7 +105,7 @@ class Supervisor:
         self.metrics_dir.mkdir(parents=True)
         env = self._environment(url)
         self._install_signal_handlers()
-        redis = connect_redis(url)
+        redis = connect_redis(url, RedisTimeouts.from_settings(self.settings))
         server = await self._serve_metrics(redis, metrics_port, metrics_host)
         deadline = asyncio.create_task(self._enforce_deadline())
         trimmer = asyncio.create_task(self._trim(redis))
