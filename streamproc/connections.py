@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
@@ -82,7 +83,7 @@ def connect_redis(url: str, timeouts: RedisTimeouts | None = None) -> Redis:
     )
 
 
-def tcp_keepalive(url: str) -> dict[str, object]:
+def tcp_keepalive(url: str) -> dict[str, Any]:
     """Keepalive settings for a TCP URL; none for a Unix socket, which has no keepalive
     (and whose connection class refuses the options)."""
     if urlsplit(url).scheme == "unix":

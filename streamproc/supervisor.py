@@ -2,7 +2,10 @@
 
 Each worker is a separate ``streamproc worker STAGE`` process. One that
 crashes is restarted with exponential backoff; one that exits cleanly (it
-recycled itself after --max-messages or --max-rss-mb) is replaced at once.
+recycled itself after --max-messages or --max-rss-mb) is replaced at once;
+one that refuses its configuration (``ExitCode.CONFIGURATION``) would refuse
+it again, so the supervisor stops every worker and exits with that code,
+saying in one line what the worker refused and that it needs fixing.
 Signals are forwarded, and Prometheus' multiprocess mode lets one endpoint
 report the metrics of all workers, beside the backlog read from Redis at
 scrape time. A trimmer applies the retention every STREAMPROC_TRIM_INTERVAL.
@@ -19,6 +22,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
@@ -28,7 +32,7 @@ from streamproc.backlog_metrics import BacklogCollector, read_snapshot
 from streamproc.config import Settings
 from streamproc.connections import RedisTimeouts, connect_redis, redis_url
 from streamproc.embedded.process import die_with_parent
-from streamproc.errors import ConfigurationError
+from streamproc.errors import EXIT_REPORT_VARIABLE, ConfigurationError, ExitCode
 from streamproc.http import MetricsServer
 from streamproc.keys import Keys
 from streamproc.logs import get_logger
@@ -85,6 +89,8 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.log = get_logger(component="supervisor")
         self.metrics_dir = settings.data_dir / "metrics" / str(os.getpid())
+        self.reports_dir = settings.data_dir / "exits" / str(os.getpid())
+        self.exit_code = 0
 
     def _environment(self, url: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -101,8 +107,9 @@ class Supervisor:
     async def run(self, metrics_port: int | None, metrics_host: str = "127.0.0.1") -> int:
         """Run until SIGTERM/SIGINT; returns the exit code."""
         url = redis_url(self.settings)
-        shutil.rmtree(self.metrics_dir, ignore_errors=True)
-        self.metrics_dir.mkdir(parents=True)
+        for directory in (self.metrics_dir, self.reports_dir):
+            shutil.rmtree(directory, ignore_errors=True)
+            directory.mkdir(parents=True)
         env = self._environment(url)
         self._install_signal_handlers()
         redis = connect_redis(url, RedisTimeouts.from_settings(self.settings))
@@ -122,8 +129,9 @@ class Supervisor:
                 await server.close()
             await redis.aclose()
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
-        self.log.info("supervisor_stopped")
-        return 0
+            shutil.rmtree(self.reports_dir, ignore_errors=True)
+        self.log.info("supervisor_stopped", exit_code=self.exit_code)
+        return self.exit_code
 
     async def _trim(self, redis: Redis) -> None:
         s = self.settings
@@ -179,6 +187,9 @@ class Supervisor:
             mark_process_dead(slot.proc.pid, str(self.metrics_dir))  # type: ignore[no-untyped-call]
             if self.stopping.is_set():
                 return
+            if code == ExitCode.CONFIGURATION:
+                self._give_up(slot)
+                return
             failures = (
                 0 if code == 0 or time.monotonic() - started > HEALTHY_AFTER else failures + 1
             )
@@ -189,8 +200,30 @@ class Supervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), delay or 0.001)
 
+    def _give_up(self, slot: Slot) -> None:
+        """A worker refused its configuration: stop them all and say what it refused, once."""
+        if self.exit_code:
+            return
+        self.exit_code = ExitCode.CONFIGURATION
+        report = self._report_path(slot)
+        refused = report.read_text(encoding="utf-8") if report.exists() else "(no reason given)"
+        self.log.error(
+            "worker_refused_configuration",
+            stage=slot.stage,
+            error=refused,
+            action="fix the setting named in `error`, then start streamproc run again "
+            "(restarting cannot help, so every worker was stopped)",
+        )
+        self._forward()
+
+    def _report_path(self, slot: Slot) -> Path:
+        return self.reports_dir / f"{slot.stage}-{slot.index}"
+
     async def _spawn(self, slot: Slot, env: dict[str, str]) -> asyncio.subprocess.Process:
         args = [sys.executable, "-m", "streamproc", "worker", slot.stage, *self.worker_args]
+        report = self._report_path(slot)
+        report.unlink(missing_ok=True)
+        env = env | {EXIT_REPORT_VARIABLE: str(report)}
         proc = await asyncio.create_subprocess_exec(
             *args, env=env, start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM)
         )
