@@ -42,5 +42,8 @@ def trim(dry_run: bool, as_json: bool, pipeline_spec: str | None) -> None:
         return
     verb = "would remove" if dry_run else "removed"
     for p in plans:
+        if p.untouched:
+            click.echo(f"{p.stream}: not trimmed, {p.untouched}")
+            continue
         held = f" (held back by group {p.held_by})" if p.held_by else ""
         click.echo(f"{p.stream}: trim point {p.trim_point}{held}, {verb} {p.removed}")
