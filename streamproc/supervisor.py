@@ -7,8 +7,9 @@ one that refuses its configuration (``ExitCode.CONFIGURATION``) would refuse
 it again, so the supervisor stops every worker and exits with that code,
 saying in one line what the worker refused and that it needs fixing.
 Signals are forwarded, and Prometheus' multiprocess mode lets one endpoint
-report the metrics of all workers, beside the backlog read from Redis at
-scrape time. A trimmer applies the retention every STREAMPROC_TRIM_INTERVAL.
+report the metrics of all workers (those of ended workers folded into one
+total, see ``worker_metrics``), beside the backlog read from Redis at scrape
+time. A trimmer applies the retention every STREAMPROC_TRIM_INTERVAL.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from redis.asyncio import Redis
 
 from streamproc.backlog_metrics import BacklogCollector, read_snapshot
@@ -37,6 +37,7 @@ from streamproc.http import MetricsServer
 from streamproc.keys import Keys
 from streamproc.logs import get_logger
 from streamproc.trim import trim_forever
+from streamproc.worker_metrics import WorkerMetrics
 
 HEALTHY_AFTER = 60.0
 MAX_BACKOFF = 30.0
@@ -89,6 +90,7 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.log = get_logger(component="supervisor")
         self.metrics_dir = settings.data_dir / "metrics" / str(os.getpid())
+        self.worker_metrics = WorkerMetrics(self.metrics_dir)
         self.reports_dir = settings.data_dir / "exits" / str(os.getpid())
         self.exit_code = 0
 
@@ -143,7 +145,7 @@ class Supervisor:
         if port is None:
             return None
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=str(self.metrics_dir))  # type: ignore[no-untyped-call]
+        registry.register(self.worker_metrics)
         keys, loop = Keys(self.settings.prefix), asyncio.get_running_loop()
         registry.register(BacklogCollector(lambda: read_snapshot(redis, keys, self.stages), loop))
 
@@ -184,7 +186,7 @@ class Supervisor:
             started = time.monotonic()
             slot.proc = await self._spawn(slot, env)
             code = await slot.proc.wait()
-            mark_process_dead(slot.proc.pid, str(self.metrics_dir))  # type: ignore[no-untyped-call]
+            self.worker_metrics.fold(slot.proc.pid)
             if self.stopping.is_set():
                 return
             if code == ExitCode.CONFIGURATION:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
 
-from processes import Procs, spawn
+from processes import Procs, free_port, http_get, spawn
+from redis.asyncio import Redis
 
+from streamproc.client import Client
 from streamproc.embedded import PrivatePostgres
+from streamproc.keys import Keys
+from streamproc.testing import Probe, read_probe_log
 
 
 def json_lines(path: Path) -> list[dict[str, Any]]:
@@ -47,3 +52,46 @@ def test_a_worker_refusing_its_configuration_stops_the_supervisor_with_one_clear
     assert refusal["event"] == "worker_refused_configuration"
     assert "DATABASE_URL" in refusal["error"] and missing in refusal["error"]
     assert "fix" in refusal["action"]
+
+
+def scrape(port: int, family: str, **labels: str) -> float:
+    """The sum of the samples of ``family`` matching ``labels`` on the supervisor's /metrics."""
+    total = 0.0
+    for line in http_get(f"http://127.0.0.1:{port}/metrics").splitlines():
+        name, _, rest = line.partition("{")
+        if name == family and all(f'{k}="{v}"' in rest for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_recycled_workers_leave_their_totals_but_not_their_metric_files(
+    redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
+) -> None:
+    port = free_port()
+    client = Client(redis, Keys(prefix))
+    probes = [(f"doc{i}", Probe(seq=i, action="sleep", seconds=0.02)) for i in range(160)]
+    await client.submit("s1", probes, batch="B")
+    env = worker_env | {"STREAMPROC_CONCURRENCY": "2"}
+    args = ["--pipeline", "streamproc.testing:one", "--max-messages", "10"]
+    spawn(spawned, python, env, "run", *args, "--metrics-port", str(port))
+    metrics_dir = Path(env["STREAMPROC_DATA_DIR"]) / "metrics"
+    most_files = 0
+    async with asyncio.timeout(180):
+        while (status := await client.status("B")) is None or not status.completed:
+            most_files = max(most_files, len(list(metrics_dir.glob("*/*.db"))))
+            await asyncio.sleep(0.1)
+    workers = {pid for _, _, _, pid in read_probe_log(env["STREAMPROC_PROBE_LOG"])}
+    assert len(workers) >= 8, "each worker should have been recycled after about 10 messages"
+
+    async def counted(family: str, **labels: str) -> float:
+        return await asyncio.to_thread(scrape, port, family, **labels)
+
+    async with asyncio.timeout(30):  # the last worker counts its last handoff a moment later
+        while await counted("streamproc_messages_total", outcome="done") < 160:
+            await asyncio.sleep(0.1)
+    assert await counted("streamproc_messages_total", outcome="done") == 160
+    assert await counted("streamproc_handler_seconds_count", stage="s1") == 160
+    assert await counted("streamproc_handler_seconds_bucket", stage="s1", le="+Inf") == 160
+    # One live worker's counter, histogram and gauge files (and, for a moment, those of the
+    # one it replaced): the files of the workers before are folded into one total.
+    assert most_files <= 6, f"{most_files} metric files after {len(workers)} workers"
