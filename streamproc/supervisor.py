@@ -10,6 +10,8 @@ Signals are forwarded, and Prometheus' multiprocess mode lets one endpoint
 report the metrics of all workers (those of ended workers folded into one
 total, see ``worker_metrics``), beside the backlog read from Redis at scrape
 time. A trimmer applies the retention every STREAMPROC_TRIM_INTERVAL.
+Embedded servers (no REDIS_URL, no DATABASE_URL) that die are started again on
+the same data directory and address (``embedded.keeper``).
 """
 
 from __future__ import annotations
@@ -31,16 +33,19 @@ from redis.asyncio import Redis
 from streamproc.backlog_metrics import BacklogCollector, read_snapshot
 from streamproc.config import Settings
 from streamproc.connections import RedisTimeouts, connect_redis, redis_url
+from streamproc.embedded.keeper import EmbeddedKeeper
 from streamproc.embedded.process import die_with_parent
 from streamproc.errors import EXIT_REPORT_VARIABLE, ConfigurationError, ExitCode
 from streamproc.http import MetricsServer
 from streamproc.keys import Keys
 from streamproc.logs import get_logger
+from streamproc.runtime import sleep_unless
 from streamproc.trim import trim_forever
 from streamproc.worker_metrics import WorkerMetrics
 
 HEALTHY_AFTER = 60.0
 MAX_BACKOFF = 30.0
+EMBEDDED_CHECK = 1.0  # seconds between checks that the embedded servers still run
 
 
 def parse_procs(specs: Sequence[str], stages: Sequence[str]) -> dict[str, int]:
@@ -118,15 +123,17 @@ class Supervisor:
         server = await self._serve_metrics(redis, metrics_port, metrics_host)
         deadline = asyncio.create_task(self._enforce_deadline())
         trimmer = asyncio.create_task(self._trim(redis))
+        keeper = asyncio.create_task(self._keep_embedded())
         try:
             async with asyncio.TaskGroup() as tg:
                 for slot in self.slots:
                     tg.create_task(self._keep(slot, env))
         finally:
-            deadline.cancel()
-            trimmer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await trimmer
+            for task in (deadline, trimmer, keeper):
+                task.cancel()
+            for task in (trimmer, keeper):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if server is not None:
                 await server.close()
             await redis.aclose()
@@ -134,6 +141,23 @@ class Supervisor:
             shutil.rmtree(self.reports_dir, ignore_errors=True)
         self.log.info("supervisor_stopped", exit_code=self.exit_code)
         return self.exit_code
+
+    async def _keep_embedded(self) -> None:
+        """Start again every embedded server this run relies on that has died."""
+        s = self.settings
+        keeper = EmbeddedKeeper(
+            s.data_dir, redis=s.redis_url is None, postgres=s.database_url is None
+        )
+        while not await sleep_unless(self.stopping, EMBEDDED_CHECK):
+            try:
+                started = await asyncio.to_thread(keeper.revive)
+            except ConfigurationError as exc:
+                self.log.error("embedded_server_restart_failed", error=str(exc))
+                continue
+            for server in started:
+                self.log.warning(
+                    "embedded_server_restarted", server=server, data_dir=str(s.data_dir)
+                )
 
     async def _trim(self, redis: Redis) -> None:
         s = self.settings

@@ -3,19 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import shutil
+import signal
 import subprocess
+import tempfile
 import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import pytest
 from processes import Procs, free_port, http_get, spawn
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streamproc.client import Client
-from streamproc.embedded import PrivatePostgres
+from streamproc.connections import connect_redis
+from streamproc.embedded import (
+    PrivatePostgres,
+    PrivateRedis,
+    ensure_postgres,
+    ensure_redis,
+    find_redis_server,
+    stop_postgres,
+    stop_redis,
+)
+from streamproc.embedded.postgres import read_postmaster
+from streamproc.embedded.postgres_cluster import PostgresLayout
+from streamproc.embedded.redis import answers_ping, running_pid
+from streamproc.embedded.redis_config import RedisLayout
 from streamproc.keys import Keys
 from streamproc.testing import Probe, read_probe_log
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def json_lines(path: Path) -> list[dict[str, Any]]:
@@ -95,3 +120,117 @@ async def test_recycled_workers_leave_their_totals_but_not_their_metric_files(
     # One live worker's counter, histogram and gauge files (and, for a moment, those of the
     # one it replaced): the files of the workers before are folded into one total.
     assert most_files <= 6, f"{most_files} metric files after {len(workers)} workers"
+
+
+@pytest.fixture
+def far_data_dir() -> Iterator[Path]:
+    """A data directory too deep for Unix sockets, so embedded servers listen on loopback
+    ports (the address a restart must keep); its shared servers are stopped afterwards.
+
+    Made with mkdtemp, outside pytest's base temp, which PostgreSQL's account (root runs
+    it as another one) could not traverse."""
+    root = Path(tempfile.mkdtemp(prefix="streamproc-keeper-"))
+    path = root / ("deep" * 20) / "data"
+    yield path
+    stop_redis(path)
+    stop_postgres(path)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def embedded_env(far_data_dir: Path, prefix: str, tmp_path: Path) -> dict[str, str]:
+    """Environment for `streamproc run` with embedded servers under ``far_data_dir``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPROC_")}
+    env = {k: v for k, v in env.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    return env | {
+        "STREAMPROC_PREFIX": prefix,
+        "STREAMPROC_DATA_DIR": str(far_data_dir),
+        "STREAMPROC_LOG_FORMAT": "json",
+        "STREAMPROC_PROBE_LOG": str(tmp_path / "probe.log"),
+        "STREAMPROC_BLOCK_MS": "100",
+        "PYTHONPATH": str(REPO),
+    }
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.1)
+
+
+async def finish(client: Client, batch: str, n: int) -> None:
+    """Submit ``n`` documents as ``batch`` and wait until the workers have done them all."""
+    await client.submit("s1", [(f"{batch}-{i}", Probe(seq=i)) for i in range(n)], batch=batch)
+
+    async def done() -> bool:
+        with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
+            status = await client.status(batch)
+            return status is not None and status.completed and status.done == n
+        return False
+
+    await until(done)
+
+
+@pytest.mark.parametrize("flavour", ["bundled", "system"])
+async def test_an_embedded_redis_killed_under_the_supervisor_comes_back_and_work_goes_on(
+    flavour: str, far_data_dir: Path, embedded_env: dict[str, str], python: str, spawned: Procs
+) -> None:
+    url = ensure_redis(far_data_dir, binary=find_redis_server(prefer=flavour))  # type: ignore[arg-type]
+    assert url.startswith("redis://127.0.0.1:")
+    layout = RedisLayout(far_data_dir / "redis")
+    spawn(spawned, python, embedded_env, "run", "--pipeline", "streamproc.testing:one")
+    redis = connect_redis(url)
+    client = Client(redis, Keys(embedded_env["STREAMPROC_PREFIX"]))
+    await finish(client, "before", 20)
+    await asyncio.sleep(1.5)  # past the AOF's once-a-second fsync
+    killed = running_pid(layout)
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+
+    async def back() -> bool:
+        pid = running_pid(layout)
+        return pid not in (None, killed) and await asyncio.to_thread(answers_ping, url)
+
+    await until(back)
+    assert layout.url_file.read_text().strip() == url, "the restarted Redis moved"
+    await finish(client, "after", 20)  # the same workers, or their replacements, go on
+    status = await client.status("before")
+    assert status is not None and status.done == 20, "the data did not survive the restart"
+    await redis.aclose()
+
+
+async def test_an_embedded_postgres_killed_under_the_supervisor_comes_back_with_its_data(
+    far_data_dir: Path,
+    redis_server: PrivateRedis,
+    embedded_env: dict[str, str],
+    python: str,
+    spawned: Procs,
+) -> None:
+    dsn = ensure_postgres(far_data_dir)  # as the pipeline's workers do on their first start
+    conn = await asyncpg.connect(dsn)
+    await conn.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)")
+    await conn.close()
+    env = embedded_env | {"REDIS_URL": redis_server.url}
+    spawn(spawned, python, env, "run", "--pipeline", "streamproc.testing:one")
+    layout = PostgresLayout(far_data_dir / "postgres")
+    redis = connect_redis(redis_server.url)
+
+    async def workers_up() -> bool:
+        return bool(await redis.hlen(Keys(env["STREAMPROC_PREFIX"]).consumers))
+
+    await until(workers_up)
+    await redis.aclose()
+    await asyncio.sleep(2)  # the supervisor has looked at its servers since
+    before = read_postmaster(layout)
+    assert before is not None
+    os.kill(before.pid, signal.SIGKILL)
+
+    async def back() -> bool:
+        now = read_postmaster(layout)
+        return now is not None and now.pid != before.pid and now.status == "ready"
+
+    await until(back)
+    assert ensure_postgres(far_data_dir) == dsn, "the restarted PostgreSQL moved"
+    conn = await asyncpg.connect(dsn)
+    assert await conn.fetchval("SELECT n FROM kept") == 7
+    await conn.close()
