@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system programs streamproc uses (tesseract for OCR, redis-server
-# for testing against Redis 7, promtool for checking metrics) when they are
+# for testing against Redis 7, promtool for checking metrics, faketime for
+# testing against a Redis whose clock is not this machine's) when they are
 # missing, or says exactly what to install where it cannot.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ missing=()
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -20,5 +22,5 @@ fi
 
 echo "streamproc needs these system packages, which are not installed: ${missing[*]}" >&2
 echo "  Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
-echo "  macOS (Homebrew): brew install tesseract redis prometheus" >&2
+echo "  macOS (Homebrew): brew install tesseract redis prometheus libfaketime" >&2
 exit 1

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=64, ge=1, le=10_000)
     read_count: int = Field(default=200, ge=1, le=10_000)
     block_ms: int = Field(default=1000, ge=1, le=60_000)
+    # Seconds a Redis connection may stay silent (beyond a blocking read's BLOCK, which
+    # the reading lane adds) before it is given up as dead.
+    redis_timeout: float = Field(default=10.0, gt=0, le=3600)
     handler_timeout: float = Field(default=300.0, gt=0)
     visibility_timeout: float = Field(default=60.0, gt=0)
     max_lease: float = Field(default=3600.0, gt=0)

@@ -23,9 +23,29 @@ timeouts, connection errors and HTTP 429/5xx become ``RetryableError``;
 validation errors become ``InvalidMessage``.  Anything else a handler raises
 is treated as retryable, so an unforeseen bug backs off and ends in the
 dead-letter stream once its attempts are exhausted instead of spinning.
+
+A command that cannot start exits with an :class:`ExitCode` saying whether
+starting it again can help, which is how ``streamproc run`` tells a worker to
+restart from one to give up on.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """How a streamproc process that could not do its work exits."""
+
+    CONFIGURATION = 2
+    """A setting is wrong (``ConfigurationError``): the same start fails the same way."""
+    UNAVAILABLE = 69
+    """A server could not be reached (sysexits' EX_UNAVAILABLE): it may come back."""
+
+
+#: The variable naming the file a process started by ``streamproc run`` writes its
+#: reason to when it refuses to start, so that the supervisor can say it.
+EXIT_REPORT_VARIABLE = "STREAMPROC_EXIT_REPORT"
 
 
 class StreamprocError(Exception):

@@ -11,6 +11,12 @@ the smallest of:
   nothing);
 - for every group, its oldest pending id (delivered but not acknowledged).
 
+A stage stream is not trimmed at all until the stage's own consumer group
+(named after the stage, created by its first worker at the start of the
+stream) exists: until then nobody has read it, and an entry older than the
+retention is still work to do. ``now`` is Redis' clock (``TIME``), the clock
+that made the entry ids, so a skewed local clock cannot move the cutoff.
+
 ``XTRIM MINID p`` removes exactly the entries whose id is below ``p``. Large
 removals go in steps (whole stream nodes, ``LIMIT``-bounded) so that no single
 call blocks Redis for long; a last exact call removes the remainder. A group
@@ -31,7 +37,6 @@ from redis.exceptions import RedisError
 
 from streamproc import ids
 from streamproc.connections import text
-from streamproc.envelope import now_ms
 from streamproc.keys import Keys
 from streamproc.logs import get_logger
 
@@ -57,6 +62,8 @@ class TrimPlan:
     cutoff: str
     held_by: str | None
     removed: int
+    untouched: str | None = None
+    """Why the stream was left whole (no consumer group has read it yet), if it was."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -84,9 +91,18 @@ def trim_point(cutoff: str, groups: Sequence[GroupMark]) -> tuple[str, str | Non
     return point, holder
 
 
-def retained_streams(keys: Keys, stages: Sequence[str]) -> list[str]:
-    """Every stream retention applies to: stage streams, dead letters, events."""
-    return [keys.stream(s) for s in stages] + [keys.dead_letters(s) for s in stages] + [keys.events]
+def retained_streams(keys: Keys, stages: Sequence[str]) -> list[tuple[str, str | None]]:
+    """Every stream retention applies to (stage streams, dead letters, events), each with
+    the consumer group that must exist before it is trimmed (None: no group ever reads it)."""
+    streams: list[tuple[str, str | None]] = [(keys.stream(s), s) for s in stages]
+    streams += [(keys.dead_letters(s), None) for s in stages]
+    return [*streams, (keys.events, None)]
+
+
+async def redis_now_ms(redis: Redis) -> int:
+    """Redis' clock (``TIME``) in epoch milliseconds: the clock stream ids come from."""
+    seconds, micros = await redis.time()
+    return int(seconds) * 1000 + int(micros) // 1000
 
 
 async def group_marks(redis: Redis, stream: str) -> list[GroupMark]:
@@ -122,12 +138,16 @@ async def remove_before(redis: Redis, stream: str, point: str) -> int:
 
 
 async def trim_stream(
-    redis: Redis, stream: str, cutoff: str, *, dry_run: bool = False
+    redis: Redis, stream: str, cutoff: str, *, dry_run: bool = False, needs: str | None = None
 ) -> TrimPlan | None:
-    """Trim ``stream`` at its safe trim point (or only count, with ``dry_run``)."""
+    """Trim ``stream`` at its safe trim point (or only count, with ``dry_run``); a stream
+    whose group ``needs`` does not exist yet is left whole."""
     if not await redis.exists(stream):
         return None
-    point, holder = trim_point(cutoff, await group_marks(redis, stream))
+    marks = await group_marks(redis, stream)
+    if needs is not None and all(m.name != needs for m in marks):
+        return TrimPlan(stream, "0-0", cutoff, None, 0, untouched=f"no consumer group {needs} yet")
+    point, holder = trim_point(cutoff, marks)
     if dry_run:
         removed = await count_before(redis, stream, point)
     else:
@@ -145,10 +165,10 @@ async def trim(
     now: int | None = None,
 ) -> list[TrimPlan]:
     """Apply retention to every stream of ``stages``; returns one plan per existing stream."""
-    cutoff = age_cutoff(now_ms() if now is None else now, retention)
+    cutoff = age_cutoff(await redis_now_ms(redis) if now is None else now, retention)
     plans = []
-    for stream in retained_streams(keys, stages):
-        plan = await trim_stream(redis, stream, cutoff, dry_run=dry_run)
+    for stream, needs in retained_streams(keys, stages):
+        plan = await trim_stream(redis, stream, cutoff, dry_run=dry_run, needs=needs)
         if plan is not None:
             plans.append(plan)
     return plans

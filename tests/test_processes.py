@@ -13,6 +13,7 @@ from processes import Procs, free_port, http_get, spawn
 from redis.asyncio import Redis
 
 from streamproc.client import Client
+from streamproc.errors import ExitCode
 from streamproc.keys import Keys
 from streamproc.testing import Probe, read_probe_log
 
@@ -221,7 +222,7 @@ def test_help_documents_every_command(python: str) -> None:
 def test_bad_configuration_is_refused_with_the_setting_named(
     python: str, worker_env: dict[str, str]
 ) -> None:
-    def refused(command: str, **env: str) -> str:
+    def refused(command: str, code: int = ExitCode.CONFIGURATION, **env: str) -> str:
         out = subprocess.run(
             [python, "-m", "streamproc", command, "--pipeline", "streamproc.testing:one"],
             check=False,
@@ -230,13 +231,16 @@ def test_bad_configuration_is_refused_with_the_setting_named(
             text=True,
             timeout=60,
         )
-        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+        assert out.returncode == code and "Traceback" not in out.stderr, out.stderr[-2000:]
         return out.stderr
 
     assert "STREAMPROC_VISIBILITY_TIMEOUT" in refused(
         "worker", STREAMPROC_VISIBILITY_TIMEOUT="soon"
     )
-    unreachable = refused("streams", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    # Redis may come back: not a configuration error, so a supervisor restarts such a worker.
+    unreachable = refused(
+        "streams", ExitCode.UNAVAILABLE, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
+    )
     assert "cannot reach Redis" in unreachable and "REDIS_URL" in unreachable
 
 

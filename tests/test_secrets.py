@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import json
 import os
 import re
 import secrets
@@ -454,6 +455,16 @@ def refused(
     return done
 
 
+def refusal(done: subprocess.CompletedProcess[bytes]) -> str:
+    """The one line a refusing command printed: plain text, or a worker's JSON log line."""
+    line = done.stderr.decode().strip()
+    return (
+        str(json.loads(line)["error"])
+        if line.startswith("{")
+        else line.removeprefix("streamproc: ")
+    )
+
+
 def raw_urls(hidden: Secrets) -> list[tuple[str, str, tuple[str, ...]]]:
     """Settings holding a secret pasted into a URL without percent-encoding it."""
     return [
@@ -475,7 +486,7 @@ def test_a_secret_pasted_into_a_url_unencoded_is_refused_without_repeating_it(
         tmp_path,
         {"OPENAI_API_KEY": hidden.api_key, "STREAMPROC_LOG_LEVEL": "debug", setting: url},
     )
-    assert done.stderr.decode().startswith(f"streamproc: invalid configuration: {setting}: ")
+    assert refusal(done).startswith(f"invalid configuration: {setting}: ")
     assert not leaks({"output": done.stdout + done.stderr}, hidden)
 
 

@@ -5,15 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from processes import Procs, spawn
 from redis.asyncio import Redis
 
+from streamproc.client import Client
 from streamproc.config import load_settings
+from streamproc.connections import connect_redis
+from streamproc.embedded import PrivateRedis, find_redis_server, start_private_redis
 from streamproc.envelope import now_ms
 from streamproc.errors import ConfigurationError
 from streamproc.keys import Keys
+from streamproc.testing import Probe
 from streamproc.trim import GroupMark, age_cutoff, successor, trim, trim_point
 
 DAY_MS = 86_400_000
@@ -178,3 +186,82 @@ async def test_trim_command_dry_run_then_trim_uses_the_configured_retention(
     out = await asyncio.to_thread(run_cli, python, env, "trim", "--json")
     assert [s["removed"] for s in json.loads(out.stdout)["streams"]] == [5]
     assert await remaining(redis, stream) == new
+
+
+async def test_a_stage_stream_no_consumer_group_has_read_yet_is_never_trimmed(
+    redis: Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    stream = keys.stream("s1")
+    old = await add_entries(redis, stream, now_ms() - 10 * DAY_MS, 5)
+    (plan,) = await trim(redis, keys, ["s1"], WEEK)
+    assert (plan.removed, plan.untouched) == (0, "no consumer group s1 yet")
+    (dry,) = await trim(redis, keys, ["s1"], WEEK, dry_run=True)
+    assert (dry.removed, dry.untouched) == (0, "no consumer group s1 yet")
+    assert await remaining(redis, stream) == old
+
+
+async def test_a_side_group_alone_does_not_let_the_stages_own_history_go(
+    redis: Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    stream = keys.stream("s1")
+    old = await add_entries(redis, stream, now_ms() - 10 * DAY_MS, 5)
+    await redis.xgroup_create(stream, "v2", id="$")  # nothing for it, all for the stage
+    (plan,) = await trim(redis, keys, ["s1"], WEEK)
+    assert plan.removed == 0 and await remaining(redis, stream) == old
+
+
+FAKETIME_LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+@pytest.fixture
+def redis_two_days_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PrivateRedis]:
+    """A Redis whose clock runs two days behind this machine's (libfaketime).
+
+    Redis 6.2 only: libfaketime cannot start the system's Redis 7, whose jemalloc reads
+    the clock before libfaketime is ready.
+    """
+    if not FAKETIME_LIBRARY.exists():
+        pytest.fail("libfaketime is missing: install Debian's faketime package (make does)")
+    with monkeypatch.context() as env:
+        env.setenv("LD_PRELOAD", str(FAKETIME_LIBRARY))
+        env.setenv("FAKETIME", "-2d")
+        env.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        server = start_private_redis(tmp_path / "redis", binary=find_redis_server("bundled"))
+    yield server
+    server.stop()
+
+
+async def test_the_age_cutoff_follows_the_redis_clock_that_made_the_ids(
+    redis_two_days_behind: PrivateRedis,
+) -> None:
+    redis = connect_redis(redis_two_days_behind.url)
+    keys = Keys("t")
+    stream = keys.stream("s1")
+    await redis.xgroup_create(stream, "s1", id="0", mkstream=True)
+    fresh = [(await redis.xadd(stream, {"d": f"doc{i}"})).decode() for i in range(3)]
+    await redis.xack(stream, "s1", *await deliver(redis, stream, "s1", 3))
+    seconds, _ = await redis.time()
+    assert seconds < time.time() - DAY_MS / 1000, "the server's clock should be behind"
+    (plan,) = await trim(redis, keys, ["s1"], timedelta(days=1))
+    assert plan.removed == 0, "entries added a moment ago by Redis' clock were trimmed"
+    assert await remaining(redis, stream) == fresh
+    await redis.aclose()
+
+
+async def test_the_supervisors_trimmer_leaves_entries_waiting_for_workers_to_start(
+    redis: Redis, prefix: str, worker_env: dict[str, str], python: str, spawned: Procs
+) -> None:
+    client = Client(redis, Keys(prefix))
+    await client.submit("s1", [(f"doc{i}", Probe(seq=i)) for i in range(20)], batch="B")
+    await asyncio.sleep(1.5)  # older than the retention before any worker has read them
+    env = worker_env | {"STREAMPROC_RETENTION": "1s", "STREAMPROC_TRIM_INTERVAL": "0.1"}
+    spawn(spawned, python, env, "run", "--pipeline", "streamproc.testing:one")
+    async with asyncio.timeout(60):
+        while (status := await client.status("B")) is None or not status.completed:
+            assert await redis.exists(Keys(prefix).stream("s1")), "the stream was trimmed away"
+            await asyncio.sleep(0.1)
+    assert (status.done, status.failed) == (20, 0)

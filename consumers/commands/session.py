@@ -13,7 +13,7 @@ from consumers.resources import Resources, open_resources
 from consumers.settings import load_pipeline_settings
 from streamproc.client import Client
 from streamproc.config import Settings
-from streamproc.connections import connect_redis, redis_url
+from streamproc.connections import RedisTimeouts, connect_redis, redis_url
 from streamproc.keys import Keys
 
 STAGES = ("ocr", "chunk", "entities", "resolve", "relationships")
@@ -33,7 +33,7 @@ class Session:
 async def open_session(engine: Settings) -> AsyncIterator[Session]:
     """Connect to Redis and PostgreSQL (embedded ones are started when unset)."""
     url = await asyncio.to_thread(redis_url, engine)
-    redis = connect_redis(url)
+    redis = connect_redis(url, RedisTimeouts.from_settings(engine))
     try:
         async with open_resources(engine, load_pipeline_settings()) as resources:
             yield Session(engine, redis, engine_client(engine, redis), resources)
@@ -45,7 +45,7 @@ async def open_session(engine: Settings) -> AsyncIterator[Session]:
 async def open_redis(engine: Settings) -> AsyncIterator[tuple[Redis, Client]]:
     """Only Redis, for commands that read batch progress."""
     url = await asyncio.to_thread(redis_url, engine)
-    redis = connect_redis(url)
+    redis = connect_redis(url, RedisTimeouts.from_settings(engine))
     try:
         yield redis, engine_client(engine, redis)
     finally:

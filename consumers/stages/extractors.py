@@ -18,7 +18,7 @@ from typing import Any
 from consumers.entities import Extractor, OfflineExtractor
 from consumers.settings import PipelineSettings
 from streamproc.config import Settings
-from streamproc.connections import connect_redis, redis_url
+from streamproc.connections import RedisTimeouts, connect_redis, redis_url
 
 OPENAI_MODULE = "consumers.entities.openai"
 
@@ -34,7 +34,8 @@ async def make_extractor(settings: PipelineSettings, engine: Settings) -> AsyncI
         yield OfflineExtractor()
         return
     module: Any = importlib.import_module(OPENAI_MODULE)
-    redis = connect_redis(await asyncio.to_thread(redis_url, engine))
+    url = await asyncio.to_thread(redis_url, engine)
+    redis = connect_redis(url, RedisTimeouts.from_settings(engine))
     try:
         extractor = module.make_openai_extractor(engine, redis)
         try:

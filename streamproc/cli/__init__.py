@@ -15,13 +15,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streamproc.cli.batches import batches
-from streamproc.cli.common import fail_cleanly
+from streamproc.cli.common import LOGGING_COMMANDS, fail_cleanly
 from streamproc.cli.dlq import dlq
 from streamproc.cli.engine import run, streams, worker
 from streamproc.cli.replay import replay, reprocess, trace
 from streamproc.cli.retention import trim
 from streamproc.connections import refused_credentials
-from streamproc.errors import ConfigurationError, StreamprocError
+from streamproc.errors import ConfigurationError, ExitCode, StreamprocError
 
 
 class _Main(click.Group):
@@ -29,13 +29,17 @@ class _Main(click.Group):
         try:
             return super().invoke(ctx)
         except StreamprocError as exc:
-            fail_cleanly(exc)
+            fail_cleanly(exc, in_log=_in_log(ctx))
         except (AuthenticationError, AuthorizationError) as exc:
-            fail_cleanly(refused_credentials(exc))
+            fail_cleanly(refused_credentials(exc), in_log=_in_log(ctx))
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            fail_cleanly(
-                ConfigurationError(f"cannot reach Redis ({exc}): is REDIS_URL right and is it up?")
-            )
+            unreachable = f"cannot reach Redis ({exc}): is REDIS_URL right and is it up?"
+            fail_cleanly(ConfigurationError(unreachable), ExitCode.UNAVAILABLE, in_log=_in_log(ctx))
+
+
+def _in_log(ctx: click.Context) -> bool:
+    # Known only once the group has resolved the subcommand, inside invoke.
+    return ctx.invoked_subcommand in LOGGING_COMMANDS
 
 
 @click.group(

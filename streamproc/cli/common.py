@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -12,7 +14,7 @@ import click
 from streamproc import logs
 from streamproc.batches import check_batch_id
 from streamproc.config import Settings, load_settings
-from streamproc.errors import StreamprocError
+from streamproc.errors import EXIT_REPORT_VARIABLE, ExitCode, StreamprocError
 
 T = TypeVar("T")
 
@@ -40,7 +42,33 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coro)
 
 
-def fail_cleanly(exc: StreamprocError) -> NoReturn:
-    """Print ``exc`` as one clear line and exit 2 (no traceback for known errors)."""
-    click.echo(f"streamproc: {exc}", err=True)
-    sys.exit(2)
+_EVENTS = {ExitCode.CONFIGURATION: "configuration_error", ExitCode.UNAVAILABLE: "unavailable"}
+
+
+#: The commands whose stderr is a log (of a long-running process) rather than a terminal's.
+LOGGING_COMMANDS = frozenset({"worker", "run"})
+
+
+def fail_cleanly(
+    exc: StreamprocError, code: ExitCode = ExitCode.CONFIGURATION, *, in_log: bool = False
+) -> NoReturn:
+    """Say ``exc`` in one line and exit with ``code`` (no traceback for known errors).
+
+    For a command whose stderr is a log (``in_log``) the line is a JSON log line when
+    the log is JSON, so that the log stays parseable line by line; the settings may be
+    what failed, so the format is read from the environment as it stands.
+    """
+    fmt = os.environ.get("STREAMPROC_LOG_FORMAT", "auto").strip().lower()
+    if in_log and logs.uses_json(fmt):
+        logs.configure("error", "json")
+        logs.get_logger().error(_EVENTS[code], error=str(exc), exit_code=int(code))
+    else:
+        click.echo(f"streamproc: {exc}", err=True)
+    _report(str(exc))
+    sys.exit(code)
+
+
+def _report(message: str) -> None:
+    path = os.environ.get(EXIT_REPORT_VARIABLE)
+    if path:
+        Path(path).write_text(message, encoding="utf-8")

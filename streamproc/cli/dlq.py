@@ -13,7 +13,7 @@ from rich.table import Table
 
 from streamproc import deadletters, history
 from streamproc.cli.common import PIPELINE_HELP, batch_id, run_async, settings_from
-from streamproc.connections import connect_redis, redis_url
+from streamproc.connections import RedisTimeouts, connect_redis, redis_url
 from streamproc.deadletters import DeadLetter, Filter
 from streamproc.envelope import now_ms
 from streamproc.errors import ConfigurationError
@@ -34,7 +34,7 @@ def with_redis(
     stages = [s.name for s in load_pipeline(settings.pipeline).stages]
 
     async def main() -> T:
-        redis = connect_redis(redis_url(settings))
+        redis = connect_redis(redis_url(settings), RedisTimeouts.from_settings(settings))
         try:
             return await work(redis, Keys(settings.prefix), stages)
         finally:

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from streamproc.backlog import StageBacklog, stage_backlog
 from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
-from streamproc.connections import connect_redis, redis_url
+from streamproc.connections import RedisTimeouts, connect_redis, redis_url
 from streamproc.errors import ConfigurationError
 from streamproc.keys import Keys
 from streamproc.stage import load_pipeline
@@ -73,7 +73,7 @@ def worker(
         selected = [dataclasses.replace(s, group=group) for s in selected]
 
     async def main() -> dict[str, dict[str, int]]:
-        redis = connect_redis(redis_url(settings))
+        redis = connect_redis(redis_url(settings), RedisTimeouts.from_settings(settings))
         try:
             w = Worker(pipeline, selected, settings, redis)
             w.install_signal_handlers()
@@ -159,7 +159,7 @@ def streams(as_json: bool, pipeline_spec: str | None) -> None:
     pipeline = load_pipeline(settings.pipeline)
 
     async def main() -> list[StageBacklog]:
-        redis = connect_redis(redis_url(settings))
+        redis = connect_redis(redis_url(settings), RedisTimeouts.from_settings(settings))
         try:
             keys = Keys(settings.prefix)
             return [await stage_backlog(redis, keys, s.name) for s in pipeline.stages]

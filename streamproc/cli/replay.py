@@ -13,7 +13,7 @@ from rich.console import Console
 from streamproc import replay as replaying
 from streamproc.cli.common import PIPELINE_HELP, batch_id, run_async, settings_from
 from streamproc.cli.dlq import TIME_HELP, check_stage, rate_option, with_redis
-from streamproc.connections import connect_redis, redis_url
+from streamproc.connections import RedisTimeouts, connect_redis, redis_url
 from streamproc.envelope import now_ms
 from streamproc.errors import ConfigurationError
 from streamproc.keys import Keys
@@ -117,7 +117,9 @@ def trace(doc: str, as_json: bool, pipeline_spec: str | None) -> None:
     pipeline = load_pipeline(settings.pipeline)
 
     async def main() -> Trace:
-        redis = connect_redis(await asyncio.to_thread(redis_url, settings))
+        redis = connect_redis(
+            await asyncio.to_thread(redis_url, settings), RedisTimeouts.from_settings(settings)
+        )
         try:
             found = await read_trace(
                 redis, Keys(settings.prefix), [s.name for s in pipeline.stages], doc

@@ -7,7 +7,7 @@ import json
 import click
 
 from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
-from streamproc.connections import connect_redis, redis_url
+from streamproc.connections import RedisTimeouts, connect_redis, redis_url
 from streamproc.keys import Keys
 from streamproc.stage import load_pipeline
 from streamproc.trim import TrimPlan
@@ -29,7 +29,7 @@ def trim(dry_run: bool, as_json: bool, pipeline_spec: str | None) -> None:
     stages = [s.name for s in load_pipeline(settings.pipeline).stages]
 
     async def main() -> list[TrimPlan]:
-        redis = connect_redis(redis_url(settings))
+        redis = connect_redis(redis_url(settings), RedisTimeouts.from_settings(settings))
         try:
             keys = Keys(settings.prefix)
             return await trim_streams(redis, keys, stages, settings.retention, dry_run=dry_run)
@@ -42,5 +42,8 @@ def trim(dry_run: bool, as_json: bool, pipeline_spec: str | None) -> None:
         return
     verb = "would remove" if dry_run else "removed"
     for p in plans:
+        if p.untouched:
+            click.echo(f"{p.stream}: not trimmed, {p.untouched}")
+            continue
         held = f" (held back by group {p.held_by})" if p.held_by else ""
         click.echo(f"{p.stream}: trim point {p.trim_point}{held}, {verb} {p.removed}")

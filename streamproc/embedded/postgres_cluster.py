@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import re
 import stat
 import subprocess
 import tempfile
@@ -23,13 +24,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
-from streamproc.embedded.process import free_port, process_runs, read_pid, unix_socket_fits
+from streamproc.embedded.process import (
+    free_port,
+    port_free,
+    process_runs,
+    read_pid,
+    unix_socket_fits,
+)
 from streamproc.errors import ConfigurationError
 
 SUPERUSER = "postgres"
 SERVICE_USER = "pgserver"  # the account pgserver itself uses, so both can share clusters
 DEFAULT_PORT = 5432
 _SETTINGS_FILE = "streamproc.conf"
+# The port of a server listening on loopback, as render_postgres_config writes it.
+_LOOPBACK_PORT = re.compile(r"^listen_addresses = '127\.0\.0\.1'\nport = '(\d+)'$", re.MULTILINE)
 
 
 def postgres_bin() -> Path:
@@ -75,9 +84,9 @@ class ServiceUser:
     gid: int
 
 
-def postgres_settings(layout: PostgresLayout) -> dict[str, str]:
-    """Where the server listens (its cluster directory's socket, or a free loopback port),
-    and a fixed connection limit."""
+def postgres_settings(layout: PostgresLayout, port: int | None = None) -> dict[str, str]:
+    """Where the server listens (its cluster directory's socket, or loopback ``port``, a free
+    one when None), and a fixed connection limit."""
     # initdb sizes max_connections by probing shared memory and picks as few as 20 on a busy
     # machine; a supervisor's workers each hold a pool, so the limit is set here instead.
     settings = {"max_connections": "100"}
@@ -90,7 +99,7 @@ def postgres_settings(layout: PostgresLayout) -> dict[str, str]:
         }
     return settings | {
         "listen_addresses": "127.0.0.1",
-        "port": str(free_port()),
+        "port": str(port or free_port()),
         "unix_socket_directories": "",
     }
 
@@ -126,8 +135,21 @@ def prepare(layout: PostgresLayout, user: ServiceUser | None, timeout: float) ->
 
 
 def write_settings(layout: PostgresLayout) -> None:
-    """Choose where the server listens; read at its next start."""
-    (layout.pgdata / _SETTINGS_FILE).write_text(render_postgres_config(postgres_settings(layout)))
+    """Choose where the server listens, on the port it had before if that is still free
+    (clients hold the address across a restart); read at its next start."""
+    port = _previous_port(layout)
+    port = port if port is not None and port_free(port) else None
+    settings = postgres_settings(layout, port)
+    (layout.pgdata / _SETTINGS_FILE).write_text(render_postgres_config(settings))
+
+
+def _previous_port(layout: PostgresLayout) -> int | None:
+    try:
+        text = (layout.pgdata / _SETTINGS_FILE).read_text()
+    except OSError:
+        return None
+    match = _LOOPBACK_PORT.search(text)
+    return int(match[1]) if match else None
 
 
 def _hand_over(layout: PostgresLayout, user: ServiceUser) -> None:

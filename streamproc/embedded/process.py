@@ -113,6 +113,18 @@ def free_port() -> int:
         return port
 
 
+def port_free(port: int) -> bool:
+    """True if nothing listens on 127.0.0.1:``port`` now (a server can bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the servers do: connections of a server just killed linger in TIME_WAIT.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child receive ``sig`` when its parent dies.
 

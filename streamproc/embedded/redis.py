@@ -10,7 +10,9 @@ Shared servers are daemonized by Redis itself, so they outlive the process
 that started them and are reaped by init, never left as zombies of a
 long-lived supervisor. A server started from one binary keeps running when
 the next caller names another; AOF written by Redis 7 (a directory) cannot
-be read back by the bundled Redis 6.2.
+be read back by the bundled Redis 6.2, so a server started again without a
+binary named (after a crash) runs the binary it ran before, and on the address
+it had before (its clients hold the URL).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from streamproc.embedded.locking import exclusive_lock
 from streamproc.embedded.process import (
     log_tail,
     pid_alive,
+    port_free,
     process_runs,
     read_pid,
     terminate,
@@ -152,8 +155,34 @@ def ensure_redis(
     with exclusive_lock(layout.lock):
         url = _running_url(layout, timeout)
         if url is None:
-            url = _start_daemon(layout, binary or find_redis_server(), timeout)
+            url = _start_daemon(
+                layout, binary or _last_binary(layout) or find_redis_server(), timeout
+            )
         return url
+
+
+def _last_binary(layout: RedisLayout) -> Path | None:
+    """The binary the server of ``layout`` last ran, if it is still there."""
+    try:
+        binary = Path(layout.binary_file.read_text().strip())
+    except OSError:
+        return None
+    return binary if binary.is_file() else None
+
+
+def _endpoint(layout: RedisLayout) -> RedisEndpoint:
+    """The address the server of ``layout`` had before, if it can have it again, else a new
+    one: workers hold the URL and reconnect to it after a restart."""
+    chosen = choose_endpoint(layout)
+    try:
+        previous = RedisEndpoint.from_url(layout.url_file.read_text().strip())
+    except OSError:
+        return chosen
+    if previous.socket is not None:
+        return previous if previous.socket == chosen.socket else chosen
+    if chosen.socket is None and previous.port and port_free(previous.port):
+        return previous
+    return chosen
 
 
 def _running_url(layout: RedisLayout, timeout: float) -> str | None:
@@ -178,9 +207,10 @@ def running_pid(layout: RedisLayout) -> int | None:
 
 
 def _start_daemon(layout: RedisLayout, binary: Path, timeout: float) -> str:
-    endpoint = choose_endpoint(layout)
+    endpoint = _endpoint(layout)
     # Written before the launch, so a server whose starter crashed is still found and reused.
     layout.url_file.write_text(endpoint.url)
+    layout.binary_file.write_text(str(binary))
     layout.config.write_text(render_redis_config(redis_settings(layout, endpoint, daemonize=True)))
     offset = layout.log.stat().st_size if layout.log.exists() else 0
     launcher = _daemonize(layout, binary, timeout)

@@ -50,6 +50,11 @@ class RedisLayout:
         return self.root / "redis.url"
 
     @property
+    def binary_file(self) -> Path:
+        """The redis-server binary the server was last started from."""
+        return self.root / "redis.binary"
+
+    @property
     def lock(self) -> Path:
         """The lock held while checking, starting or stopping the server."""
         return self.root / "lock"
