@@ -35,6 +35,7 @@ from consumers.storage.records import (
     storable,
 )
 from consumers.storage.relationships import save_relationships
+from streamproc.embedded import PrivatePostgres
 from streamproc.errors import ConfigurationError, PermanentError, RetryableError
 
 TABLES = (
@@ -321,9 +322,17 @@ async def test_a_connection_the_server_drops_mid_transaction_is_a_retryable_erro
         await pool.close()
 
 
-async def test_an_unreachable_database_refuses_to_start() -> None:
-    with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+async def test_an_unreachable_database_is_worth_another_start() -> None:
+    # Down, or starting again after a crash: a supervisor restarts the worker with backoff.
+    with pytest.raises(RetryableError, match="DATABASE_URL"):
         await connect("postgresql://nobody@127.0.0.1:9/none", min_size=1)
+
+
+async def test_a_database_that_does_not_exist_refuses_to_start(
+    postgres_server: PrivatePostgres,
+) -> None:
+    with pytest.raises(ConfigurationError, match=r"DATABASE_URL.*nosuch"):
+        await connect(postgres_server.dsn_for("nosuch"), min_size=1)
 
 
 # -- export --------------------------------------------------------------------

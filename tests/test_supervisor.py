@@ -37,6 +37,7 @@ from streamproc.embedded.postgres import read_postmaster
 from streamproc.embedded.postgres_cluster import PostgresLayout
 from streamproc.embedded.redis import answers_ping, running_pid
 from streamproc.embedded.redis_config import RedisLayout
+from streamproc.errors import ExitCode
 from streamproc.keys import Keys
 from streamproc.testing import Probe, read_probe_log
 
@@ -77,6 +78,27 @@ def test_a_worker_refusing_its_configuration_stops_the_supervisor_with_one_clear
     assert refusal["event"] == "worker_refused_configuration"
     assert "DATABASE_URL" in refusal["error"] and missing in refusal["error"]
     assert "fix" in refusal["action"]
+
+
+async def test_a_worker_that_cannot_reach_postgresql_is_restarted_not_given_up_on(
+    worker_env: dict[str, str], python: str, spawned: Procs
+) -> None:
+    env = worker_env | {"DATABASE_URL": f"postgresql://nobody@127.0.0.1:{free_port()}/db"}
+    idle = [f"--procs={stage}=0" for stage in ("chunk", "entities", "resolve", "relationships")]
+    sup = spawn(spawned, python, env, "run", *idle)  # the legal pipeline's ocr stage alone
+    log = Path(env["STREAMPROC_PROBE_LOG"]).with_name("process-0.log")
+
+    def starts() -> int:
+        return sum(1 for e in json_lines(log) if e["event"] == "worker_started" and "slot" in e)
+
+    async with asyncio.timeout(90):  # a server that is down may come back: keep trying
+        while starts() < 3:
+            assert sup.poll() is None, "the supervisor gave up on a server that may come back"
+            await asyncio.sleep(0.2)
+    exits = [e for e in json_lines(log) if e["event"] == "worker_exited"]
+    assert exits and {e["code"] for e in exits} == {ExitCode.UNAVAILABLE}
+    unreachable = [e for e in json_lines(log) if e["event"] == "unavailable"]
+    assert unreachable and "DATABASE_URL" in unreachable[0]["error"]
 
 
 def scrape(port: int, family: str, **labels: str) -> float:

@@ -43,6 +43,13 @@ _RETRYABLE = (
     TimeoutError,
 )
 _PERMANENT = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+# Connecting: a server that is down, starting, stopping or full may come back.
+_UNREACHABLE = (
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    OSError,
+    TimeoutError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +98,21 @@ async def migrate(pool: Pool) -> list[int]:
 
 
 async def connect(url: str, *, min_size: int = 1, max_size: int = 8) -> Pool:
-    """A pool of connections to ``url`` with JSON codecs; ``ConfigurationError`` if unreachable."""
+    """A pool of connections to ``url`` with JSON codecs.
+
+    A server that cannot be reached, is starting or stopping, or is full raises
+    ``RetryableError`` (it may come back: a supervisor restarts the worker); one that
+    refuses the URL (no such database, wrong credentials) raises ``ConfigurationError``.
+    """
     try:
         pool: Pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=_init_connection
         )
+    except _UNREACHABLE as exc:
+        raise RetryableError(
+            f"cannot reach PostgreSQL (DATABASE_URL): {type(exc).__name__}: {exc}; "
+            "is DATABASE_URL right and is the server up?"
+        ) from exc
     except (*_RETRYABLE, asyncpg.PostgresError) as exc:
         raise ConfigurationError(
             f"cannot connect to PostgreSQL (DATABASE_URL): {type(exc).__name__}: {exc}"

@@ -21,13 +21,15 @@ from streamproc.cli.engine import run, streams, worker
 from streamproc.cli.replay import replay, reprocess, trace
 from streamproc.cli.retention import trim
 from streamproc.connections import refused_credentials
-from streamproc.errors import ConfigurationError, ExitCode, StreamprocError
+from streamproc.errors import ConfigurationError, ExitCode, RetryableError, StreamprocError
 
 
 class _Main(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except RetryableError as exc:  # a server that may come back: worth another start
+            fail_cleanly(exc, ExitCode.UNAVAILABLE, in_log=_in_log(ctx))
         except StreamprocError as exc:
             fail_cleanly(exc, in_log=_in_log(ctx))
         except (AuthenticationError, AuthorizationError) as exc:
