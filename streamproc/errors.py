@@ -39,6 +39,9 @@ class ExitCode(IntEnum):
 
     CONFIGURATION = 2
     """A setting is wrong (``ConfigurationError``): the same start fails the same way."""
+    ORPHANS = 3
+    """Handlers ignored their cancellation; the process ended without waiting for them
+    (their entries stay pending and are reclaimed): start another."""
     UNAVAILABLE = 69
     """A server could not be reached (sysexits' EX_UNAVAILABLE): it may come back."""
 

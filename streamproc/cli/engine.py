@@ -16,14 +16,10 @@ from rich.table import Table
 from streamproc.backlog import StageBacklog, stage_backlog
 from streamproc.cli.common import PIPELINE_HELP, run_async, settings_from
 from streamproc.connections import RedisTimeouts, connect_redis, redis_url
-from streamproc.errors import ConfigurationError
+from streamproc.errors import ConfigurationError, ExitCode
 from streamproc.keys import Keys
 from streamproc.stage import load_pipeline
 from streamproc.worker import Worker
-
-# A worker exits with this code when handlers ignored their cancellation: it could not stop
-# them, so its process ended at once (the supervisor starts another).
-EXIT_ORPHANS = 3
 
 
 @click.command()
@@ -95,7 +91,7 @@ def end_process_with_orphans(orphans: int) -> NoReturn:
     are reclaimed; a supervisor starts a new worker."""
     logging.shutdown()
     sys.stderr.flush()
-    os._exit(EXIT_ORPHANS)
+    os._exit(ExitCode.ORPHANS)
 
 
 @click.command()
