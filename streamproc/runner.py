@@ -11,7 +11,9 @@ owned by one collaborator, each testable alone:
 - :class:`~streamproc.leases.LeaseKeeper` — work in progress is not taken over;
 - :class:`~streamproc.reclaimer.Reclaimer` — dead consumers' entries are taken
   over; poison is quarantined and dead-lettered;
-- :class:`~streamproc.deadlines.Deadlines` — the per-message time limit.
+- :class:`~streamproc.deadlines.Deadlines` — the per-message time limit;
+- :class:`~streamproc.breaker.Breakers` (shared by the process) — no new work while a
+  dependency the stage needs is unreachable, and no attempt counted for failing on it.
 
 A Redis error any of them cannot handle pauses that part with a backoff and is
 tried again; it never ends the worker.
@@ -29,10 +31,11 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from streamproc import eager, envelope
+from streamproc.breaker import deferral
 from streamproc.connections import text
 from streamproc.deadlines import Deadlines
 from streamproc.envelope import Envelope, Fields
-from streamproc.errors import HandlerTimeout, LeaseLost, PermanentError
+from streamproc.errors import DependencyUnavailable, HandlerTimeout, LeaseLost, PermanentError
 from streamproc.failures import Verdict, backoff_seconds, decide
 from streamproc.group import GroupKeeper
 from streamproc.leases import LeaseKeeper
@@ -69,6 +72,8 @@ class StageRunner:
         self.limit = stage.concurrency or s.concurrency
         self.timeout = stage.timeout or s.handler_timeout
         self.max_attempts = stage.max_attempts or s.max_attempts
+        self.needs = stage.needs
+        self.breakers = rt.breakers if stage.needs else None  # None: nothing to tell them
         self.inflight: dict[str, float] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.counts: collections.Counter[str] = collections.Counter()
@@ -129,6 +134,8 @@ class StageRunner:
                 self._lease,
             )
             outcome = self._succeeded(mid, env, await self.stage.handle(msg, ctx))
+            if self.breakers is not None:
+                self.breakers.succeeded(self.needs)
         except LeaseLost as exc:
             self._let_go(mid, exc)
             return
@@ -190,6 +197,10 @@ class StageRunner:
         exc: BaseException,
         deliveries: int | None,
     ) -> Outcome:
+        if isinstance(exc, DependencyUnavailable) and env is not None:
+            uncounted = self._unavailable(mid, env, exc)
+            if uncounted is not None:
+                return uncounted
         attempt = env.attempt if env is not None else 0
         decision = decide(exc, attempt, self.max_attempts)
         if decision.verdict is Verdict.RETRY and env is not None:
@@ -206,6 +217,24 @@ class StageRunner:
             raw=self.own_fields(fields),
             deliveries=deliveries,
         )
+
+    def _unavailable(self, mid: str, env: Envelope, exc: DependencyUnavailable) -> Outcome | None:
+        """Record the failure on the dependency's breaker; while that breaker already knew
+        of failures, defer the message without counting an attempt (None: count it). The
+        first failure of a streak counts, so a message that alone keeps failing (a query
+        that always times out) still ends in the dead-letter stream."""
+        breakers = self.rt.breakers
+        if breakers is None:
+            return None
+        view = breakers.view(exc.dependency)
+        breakers.failed(exc.dependency, exc)
+        if not view.suspect:
+            return None
+        s = self.rt.settings
+        backoff = backoff_seconds(env.attempt, s.backoff_base, s.backoff_max)
+        wait = deferral(view, time.monotonic(), s.breaker_open_seconds, backoff)
+        reason = f"{exc.dependency} unavailable: attempt {env.attempt + 1} not counted"
+        return Outcome(mid, Kind.DEFER, env, delay_ms=int(wait * 1000), error=exc, reason=reason)
 
     def fail_without_handler(self, mid: str, exc: BaseException) -> None:
         """Give ``mid`` the outcome of ``exc`` although its handler never returned: the

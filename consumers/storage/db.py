@@ -6,9 +6,11 @@ inside one transaction that first takes a transaction-level advisory lock, so
 any number of workers starting at once apply each migration exactly once: the
 first holds the lock and migrates, the others wait, then find nothing to do.
 
-Errors are translated at this boundary: lost connections, a server starting
-or shutting down, too many connections, serialization failures and deadlocks
-become ``RetryableError``; values PostgreSQL refuses become ``PermanentError``.
+Errors are translated at this boundary: a server that cannot be reached (lost or
+refused connections, timeouts, a server starting or shutting down) is
+``DependencyUnavailable("postgres")``; too many connections, serialization
+failures and deadlocks are ``RetryableError``; values PostgreSQL refuses are
+``PermanentError``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from typing import Any, TypeAlias
 import asyncpg
 import orjson
 
-from streamproc.errors import ConfigurationError, PermanentError, RetryableError
+from consumers.dependencies import POSTGRES
+from streamproc.errors import (
+    ConfigurationError,
+    DependencyUnavailable,
+    PermanentError,
+    RetryableError,
+)
 
 # asyncpg ships no type information, so these are Any to mypy; they name intent.
 Pool: TypeAlias = asyncpg.Pool
@@ -32,15 +40,20 @@ Connection: TypeAlias = asyncpg.Connection
 #: The advisory lock serialising migrations (an arbitrary, fixed 64-bit number).
 MIGRATION_LOCK = 0x5354_5250_4D49_4752
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_RETRYABLE = (
+#: The server cannot be reached: counted on the PostgreSQL breaker. OperatorIntervention
+#: covers a server starting, shutting down or crashed (cannot-connect-now, admin shutdown).
+_UNREACHABLE = (
     asyncpg.PostgresConnectionError,
-    asyncpg.InsufficientResourcesError,
-    asyncpg.TransactionRollbackError,
     asyncpg.OperatorInterventionError,
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
     OSError,
     TimeoutError,
+)
+_RETRYABLE = (
+    *_UNREACHABLE,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.TransactionRollbackError,
 )
 _PERMANENT = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
@@ -90,11 +103,21 @@ async def migrate(pool: Pool) -> list[int]:
     return applied
 
 
-async def connect(url: str, *, min_size: int = 1, max_size: int = 8) -> Pool:
-    """A pool of connections to ``url`` with JSON codecs; ``ConfigurationError`` if unreachable."""
+async def connect(
+    url: str, *, min_size: int = 1, max_size: int = 8, timeout: float | None = None
+) -> Pool:
+    """A pool of connections to ``url`` with JSON codecs; ``ConfigurationError`` if unreachable.
+
+    ``timeout`` bounds each statement and each new connection's start (None: no limit).
+    """
     try:
         pool: Pool = await asyncpg.create_pool(
-            url, min_size=min_size, max_size=max_size, init=_init_connection
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            command_timeout=timeout,
+            **({} if timeout is None else {"timeout": timeout}),
         )
     except (*_RETRYABLE, asyncpg.PostgresError) as exc:
         raise ConfigurationError(
@@ -128,5 +151,8 @@ async def translated() -> AsyncIterator[None]:
         yield
     except _PERMANENT as exc:
         raise PermanentError(f"PostgreSQL refused the data: {exc}") from exc
+    except _UNREACHABLE as exc:
+        said = f"PostgreSQL unavailable: {type(exc).__name__}: {exc}"
+        raise DependencyUnavailable(POSTGRES, said) from exc
     except _RETRYABLE as exc:
         raise RetryableError(f"PostgreSQL unavailable: {type(exc).__name__}: {exc}") from exc
