@@ -1,8 +1,9 @@
 """One stage inside a worker process: its handlers, and the parts that keep its promises.
 
-The runner starts each message's handler (eagerly: a Task only if it suspends)
-and turns what the handler did into an outcome. Every guarantee around that is
-owned by one collaborator, each testable alone:
+The runner starts each message's handler (eagerly: a Task only if it suspends,
+unless the stage needs an external dependency) and turns what the handler did
+into an outcome. Every guarantee around that is owned by one collaborator, each
+testable alone:
 
 - :class:`~streamproc.group.GroupKeeper` — the consumer group exists, and a
   group deleted under the workers is recreated where nothing is lost;
@@ -74,6 +75,9 @@ class StageRunner:
         self.max_attempts = stage.max_attempts or s.max_attempts
         self.needs = stage.needs
         self.breakers = rt.breakers if stage.needs else None  # None: nothing to tell them
+        # A first step run inline is the reader's: an asyncio.timeout a client library enters
+        # there (asyncpg's connect) would cancel the reader. Stages doing I/O get a Task each.
+        self.eager = not stage.needs
         self.inflight: dict[str, float] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.counts: collections.Counter[str] = collections.Counter()
@@ -107,7 +111,8 @@ class StageRunner:
         self.inflight[mid] = time.monotonic()
         # Handler tasks are the runner's own, not the worker's task group: a handler that
         # ignores cancellation must not hold the worker's stop for ever.
-        task = eager.start(self._run(mid, fields, deliveries), asyncio.create_task)
+        coro = self._run(mid, fields, deliveries)
+        task = eager.start(coro, asyncio.create_task) if self.eager else asyncio.create_task(coro)
         if task is not None:
             self.tasks[mid] = task
             task.add_done_callback(lambda t: self._ended(mid, t))

@@ -8,16 +8,20 @@ from typing import Any
 import asyncpg
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from consumers.storage.db import translated
 from consumers.storage.s3 import s3_errors
 from streamproc.breaker import CLOSED, Breakers, Reading, State, View, admits, deferral
+from streamproc.client import Client
 from streamproc.config import Settings
 from streamproc.errors import DependencyUnavailable, PermanentError, RetryableError
 from streamproc.failures import Verdict, classify
 from streamproc.keys import Keys
 from streamproc.scripts import Scripts
+from streamproc.stage import Context, Pipeline, Stage
+from streamproc.worker import Worker
 
 OPEN_MS = 300
 
@@ -185,3 +189,34 @@ async def test_processes_share_one_breaker_and_log_each_transition_once(
         "breaker_closed",
     ]
     assert one.admits(["postgres"]) is None and not one.view("postgres").suspect
+
+
+class _Ping(BaseModel):
+    n: int
+
+
+async def _times_out_before_suspending(msg: _Ping, ctx: Context) -> None:
+    # asyncpg's connect does this: its deadline binds to the task current when entered.
+    try:
+        async with asyncio.timeout(0.05):
+            await asyncio.Event().wait()
+    except TimeoutError:
+        return
+
+
+async def test_a_deadline_entered_in_a_handlers_first_step_does_not_cancel_the_reader(
+    make_settings: Any, redis: Redis
+) -> None:
+    settings = make_settings(handler_timeout=5.0, max_attempts=1)
+    stage = Stage("calls", _Ping, _times_out_before_suspending, needs=("service",))
+    pipeline = Pipeline((stage,))
+    client = Client(redis, Keys(settings.prefix))
+    await client.submit("calls", [(f"doc{i}", _Ping(n=i)) for i in range(6)], batch="D")
+    worker = Worker(pipeline, pipeline.stages, settings, redis)
+
+    async with asyncio.timeout(20):
+        report = await worker.run(drain=True)
+
+    assert report.counts["calls"] == {"done": 6}
+    status = await client.status("D")
+    assert status is not None and (status.done, status.failed) == (6, 0)
