@@ -118,11 +118,6 @@ async def _run_through_outage(engine: Settings, redis: Redis, server: PrivatePos
         return await run
 
 
-@pytest.mark.xfail(
-    reason="connections left on the frozen server stall handlers after it resumes "
-    "(pool acquire/reset have no deadline yet); the breaker opens and defers as designed",
-    strict=False,
-)
 async def test_postgres_frozen_for_45_seconds_mid_batch_dead_letters_nothing(
     engine: Settings, redis: Redis, own_postgres: PrivatePostgres, inbox: Path
 ) -> None:

@@ -33,8 +33,7 @@ from streamproc.errors import (
     RetryableError,
 )
 
-# asyncpg ships no type information, so these are Any to mypy; they name intent.
-Pool: TypeAlias = asyncpg.Pool
+# asyncpg ships no type information, so this is Any to mypy; it names intent.
 Connection: TypeAlias = asyncpg.Connection
 
 #: The advisory lock serialising migrations (an arbitrary, fixed 64-bit number).
@@ -56,6 +55,35 @@ _RETRYABLE = (
     asyncpg.TransactionRollbackError,
 )
 _PERMANENT = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+
+
+class Pool:
+    """asyncpg's pool, each connection taken from it and given back within ``timeout`` s.
+
+    ``Pool.acquire(timeout=...)`` bounds the wait for a free connection (and a new one's
+    start); asyncpg applies the same limit to the reset on release, terminating the
+    connection if the reset does not finish. Without both, handlers waited for ever on
+    connections to a server that had stopped answering. None: no limit.
+    """
+
+    __slots__ = ("raw", "timeout")
+
+    def __init__(self, raw: asyncpg.Pool, timeout: float | None = None) -> None:
+        self.raw = raw
+        self.timeout = timeout
+
+    def acquire(self) -> Any:
+        """``async with pool.acquire() as conn``: a connection, within the time limit."""
+        return self.raw.acquire(timeout=self.timeout)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        """The first value of the first row of ``query``."""
+        async with self.acquire() as conn:
+            return await conn.fetchval(query, *args)
+
+    async def close(self) -> None:
+        """Close every connection, waiting for those in use to be released."""
+        await self.raw.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +136,11 @@ async def connect(
 ) -> Pool:
     """A pool of connections to ``url`` with JSON codecs; ``ConfigurationError`` if unreachable.
 
-    ``timeout`` bounds each statement and each new connection's start (None: no limit).
+    ``timeout`` bounds each statement, each new connection's start, and taking a
+    connection from the pool and giving it back (None: no limit).
     """
     try:
-        pool: Pool = await asyncpg.create_pool(
+        raw = await asyncpg.create_pool(
             url,
             min_size=min_size,
             max_size=max_size,
@@ -123,7 +152,7 @@ async def connect(
         raise ConfigurationError(
             f"cannot connect to PostgreSQL (DATABASE_URL): {type(exc).__name__}: {exc}"
         ) from exc
-    return pool
+    return Pool(raw, timeout)
 
 
 async def _init_connection(conn: Connection) -> None:
@@ -139,7 +168,8 @@ def _dump_json(value: Any) -> str:
 
 @asynccontextmanager
 async def transaction(pool: Pool) -> AsyncIterator[Connection]:
-    """A connection inside a transaction, committed on success; errors translated."""
+    """A connection inside a transaction, committed on success; errors translated,
+    including the pool's time limits on taking and giving back the connection."""
     async with translated(), pool.acquire() as conn, conn.transaction():
         yield conn
 
