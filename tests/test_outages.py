@@ -2,9 +2,10 @@
 
 The pipeline's real stages run in a draining worker on a private PostgreSQL of
 their own, which the test freezes (SIGSTOP of every one of its processes) in
-the middle of a batch. With the old retry rules every attempt went within
-seconds and documents were dead-lettered; with the breaker, the stages stop
-taking work and the messages that failed wait for it without counting attempts.
+the middle of a batch, or kills its postmaster and starts a new one. Before the
+breaker, each attempt during the outage counted and documents were dead-lettered
+(16 of 40 in the freeze); with it, the stages stop taking work and the messages
+that failed wait for it without counting attempts.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import shutil
 import signal
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -36,6 +38,7 @@ pytestmark = pytest.mark.parametrize("redis_server", ["system"], indirect=True)
 
 DOCUMENTS = 40
 OUTAGE = 45.0
+DOWN = 15.0
 
 
 @pytest.fixture
@@ -68,12 +71,12 @@ def inbox(tmp_path: Path) -> Path:
 def engine(
     make_settings, own_postgres: PrivatePostgres, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:  # type: ignore[no-untyped-def]
-    """Settings under which the old rules exhausted attempts within seconds of an outage."""
+    """Settings under which counted attempts (3, each up to 10 s) run out within the outage."""
     monkeypatch.setenv("STREAMPROC_DB_TIMEOUT", "2")
     url = own_postgres.create_database("t" + uuid.uuid4().hex[:12])
     return make_settings(  # type: ignore[no-any-return]
         database_url=url,
-        max_attempts=5,
+        max_attempts=3,
         backoff_base=0.2,
         backoff_max=1.0,
         handler_timeout=10.0,
@@ -105,31 +108,45 @@ def _signal_all(server: PrivatePostgres, sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-async def _run_through_outage(engine: Settings, redis: Redis, server: PrivatePostgres) -> Report:
-    worker = Worker(PIPELINE, PIPELINE.stages, engine, redis)
-    run = asyncio.create_task(worker.run(drain=True))
-    await asyncio.sleep(1.0)  # some documents are under way
+async def _freeze(server: PrivatePostgres) -> None:
+    """Every process of the server stopped (SIGSTOP) for ``OUTAGE`` seconds."""
     _signal_all(server, signal.SIGSTOP)
     try:
         await asyncio.sleep(OUTAGE)
     finally:
         _signal_all(server, signal.SIGCONT)
+
+
+async def _crash_and_restart(server: PrivatePostgres) -> None:
+    """The postmaster killed (SIGKILL); ``DOWN`` seconds later a new one on the same port
+    and data directory, recovering from its WAL."""
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGKILL)
+    server.kill()  # reaps the postmaster; its backends exit on seeing it gone
+    await asyncio.sleep(DOWN)
+    await asyncio.to_thread(server.start)
+
+
+async def _run_through(
+    engine: Settings, redis: Redis, outage: Callable[[], Awaitable[None]]
+) -> Report:
+    worker = Worker(PIPELINE, PIPELINE.stages, engine, redis)
+    run = asyncio.create_task(worker.run(drain=True))
+    await asyncio.sleep(1.0)  # some documents are under way
+    await outage()
     async with asyncio.timeout(60):
         return await run
 
 
-async def test_postgres_frozen_for_45_seconds_mid_batch_dead_letters_nothing(
-    engine: Settings, redis: Redis, own_postgres: PrivatePostgres, inbox: Path
-) -> None:
-    keys = Keys(engine.prefix)
-    client = Client(redis, keys)
+async def _submit(engine: Settings, client: Client, inbox: Path) -> None:
     async with lifespan(engine) as resources:
         result = await submit_paths([inbox], resources=resources, client=client, batch="OUT")
     assert result.queued == DOCUMENTS
 
-    with capture_logs() as logs:
-        report = await _run_through_outage(engine, redis, own_postgres)
 
+async def _assert_all_done_through_the_breaker(
+    report: Report, client: Client, redis: Redis, logs: list[MutableMapping[str, Any]]
+) -> None:
     assert report.total("dead_lettered") == 0
     assert report.counts["relationships"]["done"] == DOCUMENTS
     status = await client.status("OUT")
@@ -139,5 +156,29 @@ async def test_postgres_frozen_for_45_seconds_mid_batch_dead_letters_nothing(
     assert ("breaker_opened", "postgres") in events
     assert events[-1] == ("breaker_closed", "postgres")
     assert events.index(("breaker_opened", "postgres")) < len(events) - 1
-    state = await redis.hget(keys.breaker("postgres"), "state")
+    state = await redis.hget(client.keys.breaker("postgres"), "state")
     assert state == b"closed"
+
+
+async def test_postgres_frozen_for_45_seconds_mid_batch_dead_letters_nothing(
+    engine: Settings, redis: Redis, own_postgres: PrivatePostgres, inbox: Path
+) -> None:
+    client = Client(redis, Keys(engine.prefix))
+    await _submit(engine, client, inbox)
+
+    with capture_logs() as logs:
+        report = await _run_through(engine, redis, lambda: _freeze(own_postgres))
+
+    await _assert_all_done_through_the_breaker(report, client, redis, logs)
+
+
+async def test_postgres_killed_mid_batch_and_restarted_dead_letters_nothing(
+    engine: Settings, redis: Redis, own_postgres: PrivatePostgres, inbox: Path
+) -> None:
+    client = Client(redis, Keys(engine.prefix))
+    await _submit(engine, client, inbox)
+
+    with capture_logs() as logs:
+        report = await _run_through(engine, redis, lambda: _crash_and_restart(own_postgres))
+
+    await _assert_all_done_through_the_breaker(report, client, redis, logs)
