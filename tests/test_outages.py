@@ -2,8 +2,9 @@
 
 The pipeline's real stages run in a draining worker on a private PostgreSQL of
 their own, which the test freezes (SIGSTOP of every one of its processes) in
-the middle of a batch, or kills its postmaster and starts a new one. Before the
-breaker, each attempt during the outage counted and documents were dead-lettered
+the middle of a batch, or kills its postmaster and starts a new one; or their
+object store, a moto server of the test's own, stops and comes back on its
+port. Before the breaker, each attempt during the outage counted and documents were dead-lettered
 (16 of 40 in the freeze); with it, the stages stop taking work and the messages
 that failed wait for it without counting attempts.
 """
@@ -17,17 +18,19 @@ import shutil
 import signal
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.server import ThreadedMotoServer
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
 from consumers.intake import submit_paths
 from consumers.pipeline import PIPELINE
 from consumers.resources import lifespan
+from consumers.storage.s3 import s3_client
 from streamproc.client import Client
 from streamproc.config import Settings
 from streamproc.embedded import PrivatePostgres, start_private_postgres
@@ -39,6 +42,7 @@ pytestmark = pytest.mark.parametrize("redis_server", ["system"], indirect=True)
 DOCUMENTS = 40
 OUTAGE = 45.0
 DOWN = 15.0
+STORE_DOWN = 35.0
 
 
 @pytest.fixture
@@ -50,6 +54,39 @@ def own_postgres() -> Iterator[PrivatePostgres]:
     _signal_all(server, signal.SIGCONT)
     server.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+class RestartableS3:
+    """A moto S3 server this test alone uses; stopped and started again on one port."""
+
+    def __init__(self) -> None:
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.server.start()
+        self.host, self.port = self.server.get_host_and_port()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        self.server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self.server.start()
+
+
+@pytest.fixture
+async def own_s3(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RestartableS3]:
+    """The pipeline's object store on a moto server of this test's own, with one bucket."""
+    s3 = RestartableS3()
+    bucket = f"outage-{uuid.uuid4().hex[:8]}"
+    async with s3_client(s3.url) as client:
+        await client.create_bucket(Bucket=bucket)
+    monkeypatch.setenv("STREAMPROC_STORE", f"s3://{bucket}/docs")
+    monkeypatch.setenv("STREAMPROC_S3_ENDPOINT_URL", s3.url)
+    yield s3
+    s3.stop()
 
 
 @pytest.fixture
@@ -127,6 +164,15 @@ async def _crash_and_restart(server: PrivatePostgres) -> None:
     await asyncio.to_thread(server.start)
 
 
+async def _take_down(s3: RestartableS3) -> None:
+    """The object store refuses connections for ``STORE_DOWN`` seconds, then is back."""
+    s3.stop()
+    try:
+        await asyncio.sleep(STORE_DOWN)
+    finally:
+        await asyncio.to_thread(s3.start)
+
+
 async def _run_through(
     engine: Settings, redis: Redis, outage: Callable[[], Awaitable[None]]
 ) -> Report:
@@ -145,7 +191,11 @@ async def _submit(engine: Settings, client: Client, inbox: Path) -> None:
 
 
 async def _assert_all_done_through_the_breaker(
-    report: Report, client: Client, redis: Redis, logs: list[MutableMapping[str, Any]]
+    report: Report,
+    client: Client,
+    redis: Redis,
+    logs: list[MutableMapping[str, Any]],
+    dependency: str = "postgres",
 ) -> None:
     assert report.total("dead_lettered") == 0
     assert report.counts["relationships"]["done"] == DOCUMENTS
@@ -153,10 +203,10 @@ async def _assert_all_done_through_the_breaker(
     assert status is not None
     assert (status.done, status.failed, status.completed) == (DOCUMENTS, 0, True)
     events = [(e["event"], e.get("dependency")) for e in logs if e["event"].startswith("breaker_")]
-    assert ("breaker_opened", "postgres") in events
-    assert events[-1] == ("breaker_closed", "postgres")
-    assert events.index(("breaker_opened", "postgres")) < len(events) - 1
-    state = await redis.hget(client.keys.breaker("postgres"), "state")
+    assert ("breaker_opened", dependency) in events
+    assert events[-1] == ("breaker_closed", dependency)
+    assert events.index(("breaker_opened", dependency)) < len(events) - 1
+    state = await redis.hget(client.keys.breaker(dependency), "state")
     assert state == b"closed"
 
 
@@ -182,3 +232,15 @@ async def test_postgres_killed_mid_batch_and_restarted_dead_letters_nothing(
         report = await _run_through(engine, redis, lambda: _crash_and_restart(own_postgres))
 
     await _assert_all_done_through_the_breaker(report, client, redis, logs)
+
+
+async def test_object_store_down_for_35_seconds_mid_batch_dead_letters_nothing(
+    engine: Settings, redis: Redis, own_s3: RestartableS3, inbox: Path
+) -> None:
+    client = Client(redis, Keys(engine.prefix))
+    await _submit(engine, client, inbox)
+
+    with capture_logs() as logs:
+        report = await _run_through(engine, redis, lambda: _take_down(own_s3))
+
+    await _assert_all_done_through_the_breaker(report, client, redis, logs, "objects")
