@@ -48,7 +48,12 @@ async def open_resources(engine: Settings, settings: PipelineSettings) -> AsyncI
     async with AsyncExitStack() as stack:
         # Starting the embedded server is synchronous and may take seconds.
         url = await asyncio.to_thread(database_url, engine)
-        pool = await connect(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        pool = await connect(
+            url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            timeout=settings.db_timeout,
+        )
         stack.push_async_callback(pool.close)
         await migrate(pool)
         store = await stack.enter_async_context(

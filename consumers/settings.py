@@ -56,6 +56,9 @@ class PipelineSettings(BaseSettings):
 
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=8, ge=1, le=1000)
+    #: Seconds one statement or connection attempt may take: a server that stopped
+    #: answering (frozen, cut off) is then seen as unavailable instead of holding handlers.
+    db_timeout: float = Field(default=30.0, gt=0)
     intake_concurrency: int = Field(default=8, ge=1, le=256)
 
     @model_validator(mode="after")

@@ -8,7 +8,8 @@ counted with XRANGE from the group's last-delivered id (up to a cap).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -32,6 +33,8 @@ class StageBacklog:
     consumers: int
     dead_letters: int
     delayed: int
+    #: State of each dependency the stage needs, as its breaker last recorded it.
+    breakers: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -39,9 +42,10 @@ class StageBacklog:
 
 
 async def stage_backlog(
-    redis: Redis, keys: Keys, stage: str, group: str | None = None
+    redis: Redis, keys: Keys, stage: str, group: str | None = None, needs: Sequence[str] = ()
 ) -> StageBacklog:
-    """Read the backlog of ``stage`` (its default group unless ``group`` is named)."""
+    """Read the backlog of ``stage`` (its default group unless ``group`` is named) and the
+    breakers of the dependencies it ``needs``."""
     group = group or stage
     stream = keys.stream(stage)
     pipe = redis.pipeline(transaction=False)
@@ -49,17 +53,21 @@ async def stage_backlog(
     pipe.xlen(stream)
     pipe.xlen(keys.dead_letters(stage))
     pipe.zcard(keys.delayed(stage))
-    exists, length, dead, delayed = await pipe.execute()
+    for name in needs:
+        pipe.hget(keys.breaker(name), "state")
+    exists, length, dead, delayed, *states = await pipe.execute()
+    breakers = {n: text(s) if s else "closed" for n, s in zip(needs, states, strict=True)}
     if not exists:
-        return StageBacklog(stage, 0, 0, 0, None, 0, dead, delayed)
+        return StageBacklog(stage, 0, 0, 0, None, 0, dead, delayed, breakers)
     info = _group_info(await redis.xinfo_groups(stream), group)
     if info is None:
-        return StageBacklog(stage, length, None, 0, None, 0, dead, delayed)
+        return StageBacklog(stage, length, None, 0, None, 0, dead, delayed, breakers)
     pending = await redis.xpending(stream, group)
     oldest = _age(pending.get("min")) if pending["pending"] else None
     lag = await _lag(redis, stream, info)
+    count = pending["pending"]
     return StageBacklog(
-        stage, length, lag, pending["pending"], oldest, info["consumers"], dead, delayed
+        stage, length, lag, count, oldest, info["consumers"], dead, delayed, breakers
     )
 
 

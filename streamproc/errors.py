@@ -11,7 +11,10 @@
     │   └── BatchBusy             deleting an open batch whose documents are in progress
     └── ProcessingError           raised while handling one message
         ├── RetryableError        try again later, with backoff
-        │   └── HandlerTimeout    the handler ran past its time limit
+        │   ├── HandlerTimeout    the handler ran past its time limit
+        │   └── DependencyUnavailable  a dependency (PostgreSQL, the object store, ...)
+        │                         cannot be reached: counts on its breaker; while the
+        │                         breaker is open, try again without counting an attempt
         ├── PermanentError        dead-letter now: retrying cannot help
         │   ├── InvalidMessage    the stream entry or its payload is malformed
         │   └── PoisonMessage     delivered more than max_deliveries times
@@ -19,7 +22,9 @@
                                   this delivery, acknowledging nothing
 
 Library errors are translated at the boundary (``raise ... from exc``):
-timeouts, connection errors and HTTP 429/5xx become ``RetryableError``;
+a dependency that cannot be reached (connection refused or reset, timeouts,
+a server shutting down, HTTP 5xx) becomes ``DependencyUnavailable`` naming it;
+other transient trouble (throttling, serialization failures) ``RetryableError``;
 validation errors become ``InvalidMessage``.  Anything else a handler raises
 is treated as retryable, so an unforeseen bug backs off and ends in the
 dead-letter stream once its attempts are exhausted instead of spinning.
@@ -85,6 +90,18 @@ class RetryableError(ProcessingError):
 
 class HandlerTimeout(RetryableError):
     """The handler exceeded the stage's per-message time limit."""
+
+
+class DependencyUnavailable(RetryableError):
+    """A dependency the handler needs cannot be reached; ``dependency`` names its breaker
+    (``"postgres"``, ``"objects"``, ...)."""
+
+    def __init__(self, dependency: str, message: str) -> None:
+        super().__init__(message)
+        self.dependency = dependency
+
+    def __reduce__(self) -> tuple[type[DependencyUnavailable], tuple[str, str]]:
+        return type(self), (self.dependency, str(self))
 
 
 class PermanentError(ProcessingError):

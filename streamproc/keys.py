@@ -79,6 +79,10 @@ class Keys:
         """The shared request and token buckets of the rate limit ``name``."""
         return self._key("ratelimit", name)
 
+    def breaker(self, dependency: str) -> str:
+        """The circuit breaker of one external dependency (state, failures, opened-at)."""
+        return self._key("breaker", dependency)
+
     def llm_reply(self, model: str, prompt_version: str, digest: str) -> str:
         """The cached model reply for a text with sha256 ``digest``."""
         return self._key("llm", model, prompt_version, digest)

@@ -67,6 +67,17 @@ ABANDONED = Counter(
     "Handlers that ignored their cancellation after the time limit and were left running.",
     ["stage"],
 )
+BREAKER_STATE = Gauge(
+    "streamproc_breaker_state",
+    "Circuit breaker of an external dependency: 0 closed, 1 half-open, 2 open.",
+    ["dependency"],
+    multiprocess_mode="livemax",
+)
+BREAKER_TRANSITIONS = Counter(
+    "streamproc_breaker_transitions_total",
+    "Circuit breaker transitions made by this process, by the state entered.",
+    ["dependency", "to"],
+)
 
 # "skipped": an entry addressed to another consumer group of the stream (that group's
 # retry or redrive), acknowledged unread.

@@ -4,7 +4,9 @@ The reader owns one guarantee: it takes no more entries than the stage has room
 for, and a read that fails takes nothing. A missing group is recreated where
 it is safe (:mod:`streamproc.group`); any other error reply (OOM, READONLY,
 NOPERM, ...) or an unreachable Redis pauses reading with a backoff, and the
-worker carries on once Redis answers again.
+worker carries on once Redis answers again. While a dependency the stage needs
+has its breaker open, it reads nothing (one entry at a time while this process
+probes a half-open one).
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class Reader:
                 self.space.clear()
                 await self.space.wait()
                 continue
+            free = self._allowed(free)
+            if free <= 0:
+                await self._wait_for_breakers()
+                continue
             self.poked.clear()
             want = min(free, read_count)
             entries = await self.read(want, block_ms)
@@ -69,6 +75,19 @@ class Reader:
                     await asyncio.sleep(0)
             elif block_ms is None:
                 await sleep_unless(self.poked, DRAIN_IDLE)
+
+    def _allowed(self, free: int) -> int:
+        """``free`` as the breakers of the dependencies the stage needs allow it."""
+        breakers = self.runner.breakers
+        if breakers is None:
+            return free
+        most = breakers.admits(self.runner.needs)
+        return free if most is None else min(free, most - len(self.runner.inflight))
+
+    async def _wait_for_breakers(self) -> None:
+        breakers = self.runner.breakers
+        assert breakers is not None
+        await sleep_unless(breakers.changed, breakers.refresh)
 
     async def read(self, count: int, block_ms: int | None) -> list[tuple[bytes, Fields]]:
         """One XREADGROUP of up to ``count`` new entries; [] after a failure it rode out."""

@@ -1,8 +1,9 @@
 """One stage inside a worker process: its handlers, and the parts that keep its promises.
 
-The runner starts each message's handler (eagerly: a Task only if it suspends)
-and turns what the handler did into an outcome. Every guarantee around that is
-owned by one collaborator, each testable alone:
+The runner starts each message's handler (eagerly: a Task only if it suspends,
+unless the stage needs an external dependency) and turns what the handler did
+into an outcome. Every guarantee around that is owned by one collaborator, each
+testable alone:
 
 - :class:`~streamproc.group.GroupKeeper` — the consumer group exists, and a
   group deleted under the workers is recreated where nothing is lost;
@@ -11,7 +12,9 @@ owned by one collaborator, each testable alone:
 - :class:`~streamproc.leases.LeaseKeeper` — work in progress is not taken over;
 - :class:`~streamproc.reclaimer.Reclaimer` — dead consumers' entries are taken
   over; poison is quarantined and dead-lettered;
-- :class:`~streamproc.deadlines.Deadlines` — the per-message time limit.
+- :class:`~streamproc.deadlines.Deadlines` — the per-message time limit;
+- :class:`~streamproc.breaker.Breakers` (shared by the process) — no new work while a
+  dependency the stage needs is unreachable, and no attempt counted for failing on it.
 
 A Redis error any of them cannot handle pauses that part with a backoff and is
 tried again; it never ends the worker.
@@ -29,10 +32,11 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from streamproc import eager, envelope
+from streamproc.breaker import deferral
 from streamproc.connections import text
 from streamproc.deadlines import Deadlines
 from streamproc.envelope import Envelope, Fields
-from streamproc.errors import HandlerTimeout, LeaseLost, PermanentError
+from streamproc.errors import DependencyUnavailable, HandlerTimeout, LeaseLost, PermanentError
 from streamproc.failures import Verdict, backoff_seconds, decide
 from streamproc.group import GroupKeeper
 from streamproc.leases import LeaseKeeper
@@ -69,6 +73,11 @@ class StageRunner:
         self.limit = stage.concurrency or s.concurrency
         self.timeout = stage.timeout or s.handler_timeout
         self.max_attempts = stage.max_attempts or s.max_attempts
+        self.needs = stage.needs
+        self.breakers = rt.breakers if stage.needs else None  # None: nothing to tell them
+        # A first step run inline is the reader's: an asyncio.timeout a client library enters
+        # there (asyncpg's connect) would cancel the reader. Stages doing I/O get a Task each.
+        self.eager = not stage.needs
         self.inflight: dict[str, float] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.counts: collections.Counter[str] = collections.Counter()
@@ -102,7 +111,8 @@ class StageRunner:
         self.inflight[mid] = time.monotonic()
         # Handler tasks are the runner's own, not the worker's task group: a handler that
         # ignores cancellation must not hold the worker's stop for ever.
-        task = eager.start(self._run(mid, fields, deliveries), asyncio.create_task)
+        coro = self._run(mid, fields, deliveries)
+        task = eager.start(coro, asyncio.create_task) if self.eager else asyncio.create_task(coro)
         if task is not None:
             self.tasks[mid] = task
             task.add_done_callback(lambda t: self._ended(mid, t))
@@ -129,6 +139,8 @@ class StageRunner:
                 self._lease,
             )
             outcome = self._succeeded(mid, env, await self.stage.handle(msg, ctx))
+            if self.breakers is not None:
+                self.breakers.succeeded(self.needs)
         except LeaseLost as exc:
             self._let_go(mid, exc)
             return
@@ -190,6 +202,10 @@ class StageRunner:
         exc: BaseException,
         deliveries: int | None,
     ) -> Outcome:
+        if isinstance(exc, DependencyUnavailable) and env is not None:
+            uncounted = self._unavailable(mid, env, exc)
+            if uncounted is not None:
+                return uncounted
         attempt = env.attempt if env is not None else 0
         decision = decide(exc, attempt, self.max_attempts)
         if decision.verdict is Verdict.RETRY and env is not None:
@@ -206,6 +222,24 @@ class StageRunner:
             raw=self.own_fields(fields),
             deliveries=deliveries,
         )
+
+    def _unavailable(self, mid: str, env: Envelope, exc: DependencyUnavailable) -> Outcome | None:
+        """Record the failure on the dependency's breaker; while that breaker already knew
+        of failures, defer the message without counting an attempt (None: count it). The
+        first failure of a streak counts, so a message that alone keeps failing (a query
+        that always times out) still ends in the dead-letter stream."""
+        breakers = self.rt.breakers
+        if breakers is None:
+            return None
+        view = breakers.view(exc.dependency)
+        breakers.failed(exc.dependency, exc)
+        if not view.suspect:
+            return None
+        s = self.rt.settings
+        backoff = backoff_seconds(env.attempt, s.backoff_base, s.backoff_max)
+        wait = deferral(view, time.monotonic(), s.breaker_open_seconds, backoff)
+        reason = f"{exc.dependency} unavailable: attempt {env.attempt + 1} not counted"
+        return Outcome(mid, Kind.DEFER, env, delay_ms=int(wait * 1000), error=exc, reason=reason)
 
     def fail_without_handler(self, mid: str, exc: BaseException) -> None:
         """Give ``mid`` the outcome of ``exc`` although its handler never returned: the

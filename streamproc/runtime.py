@@ -11,7 +11,7 @@ import asyncio
 import os
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,6 +20,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from streamproc.config import Settings
 from streamproc.keys import Keys
 from streamproc.scripts import Scripts
+
+if TYPE_CHECKING:
+    from streamproc.breaker import Breakers
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
@@ -41,6 +44,8 @@ class Runtime:
     stopping: asyncio.Event
     halted: asyncio.Event
     resources: Any = None
+    breakers: Breakers | None = None
+    """The dependencies' circuit breakers (None: no stage here needs any)."""
     retry_scheduled: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when this process put a message in a delayed set: the promoter looks again."""
 

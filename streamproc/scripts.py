@@ -39,6 +39,7 @@ SCRIPT_NAMES = (
     "redrive",
     "reap",
     "drop_batch",
+    "breaker",
 )
 _INCLUDE = re.compile(r"^--!include (\S+)$", re.MULTILINE)
 Arg = str | bytes | int
@@ -345,6 +346,23 @@ class Scripts:
         args: list[Arg] = [*map(repr, map(float, rates)), repr(float(requests))]
         args += [repr(float(tokens)), mode, "" if now is None else now]
         return ScriptCall("token_bucket", [self.keys.rate_limit(name)], args)
+
+    def breaker(
+        self,
+        *,
+        dependency: str,
+        event: str,
+        threshold: int,
+        open_ms: int,
+        failures: int = 0,
+        error: str = "",
+    ) -> ScriptCall:
+        """One step of ``dependency``'s breaker: ``event`` is 'check', 'fail' (``failures``
+        more, the last with ``error``) or 'succeed'; returns its state, failures, ms until
+        it half-opens, the transition made ('' for none) and whether the caller holds the
+        probe."""
+        args: list[Arg] = [event, threshold, open_ms, failures, error[:500]]
+        return ScriptCall("breaker", [self.keys.breaker(dependency)], args)
 
 
 def _sha1(text: str) -> str:

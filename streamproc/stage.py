@@ -71,6 +71,11 @@ class Stage(Generic[In]):
     version of a stage runs beside the old one under another group, created
     back in history with ``streamproc replay STAGE --group NAME``. Messages
     handled under another group count in no batch: the first run counted them.
+
+    ``needs`` names the external dependencies the handler reaches (``"postgres"``,
+    ``"objects"``, ...): while one's breaker is open the stage takes no new work. A
+    handler raising :class:`~streamproc.errors.DependencyUnavailable` names the
+    dependency itself.
     """
 
     name: str
@@ -81,6 +86,7 @@ class Stage(Generic[In]):
     timeout: float | None = None
     max_attempts: int | None = None
     group: str | None = None
+    needs: tuple[str, ...] = ()
 
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, AuthorizationError, RedisError
 
 from streamproc import envelope, janitor
+from streamproc.breaker import Breakers
 from streamproc.config import Settings
 from streamproc.connections import refused_credentials, text
 from streamproc.deadlines import abandon_after
@@ -114,15 +115,18 @@ class Worker:
         if not await self._wait_for_redis():
             return Report({s.name: {} for s in self.stages})
         async with self.pipeline.lifespan(self.settings) as resources:
+            scripts = Scripts(self.redis, self.keys)
+            needs = {n: None for s in self.stages for n in s.needs}  # in order, once each
             rt = Runtime(
                 self.redis,
-                Scripts(self.redis, self.keys),
+                scripts,
                 self.keys,
                 self.settings,
                 self.consumer,
                 self.stopping,
                 self.halted,
                 resources,
+                Breakers(scripts, self.settings, needs),
             )
             await rt.scripts.load()
             for s in self.stages:  # before any task starts: a refusal is one clear error
@@ -172,6 +176,8 @@ class Worker:
         reclaimers += [tg.create_task(r.checkpoint_loop()) for r in self.runners]
         helpers += [tg.create_task(self._promote_loop(rt)), tg.create_task(self._heartbeat_loop())]
         helpers.append(tg.create_task(self._janitor_loop(rt)))
+        if rt.breakers is not None:
+            helpers.append(tg.create_task(rt.breakers.loop(self.halted)))
         if drain:
             helpers.append(tg.create_task(self._drain_monitor()))
         if any(limit is not None for limit in self._limits):

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from streamproc.client import Client
 from streamproc.errors import ExitCode
 from streamproc.keys import Keys
+from streamproc.scripts import Scripts
 from streamproc.testing import Probe, read_probe_log
 
 
@@ -272,6 +273,32 @@ async def test_streams_command_reports_backlog_pending_and_dead_letters(
     )
     assert s1["oldest_pending_seconds"] is not None and s1["oldest_pending_seconds"] >= 0
     assert rows["s2"]["length"] == 0 and rows["s3"]["lag"] == 0
+
+
+async def test_streams_command_reports_the_breakers_each_stage_needs(
+    redis: Redis, prefix: str, worker_env: dict[str, str], python: str
+) -> None:
+    scripts = Scripts(redis, Keys(prefix))
+    await scripts.load()
+    fail = scripts.breaker(
+        dependency="postgres", event="fail", threshold=1, open_ms=60_000, failures=1
+    )
+    await scripts.call(fail)
+
+    def streams(*flags: str) -> str:
+        command = [python, "-m", "streamproc", "streams", *flags]
+        command += ["--pipeline", "consumers.pipeline:PIPELINE"]
+        env = {**worker_env, "COLUMNS": "200"}  # the whole table on one line per stage
+        run = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        return run.stdout
+
+    rows = {
+        r["stage"]: r["breakers"] for r in json.loads(await asyncio.to_thread(streams, "--json"))
+    }
+    assert rows["ocr"] == {"postgres": "open", "objects": "closed", "textract": "closed"}
+    assert rows["relationships"] == {"postgres": "open"}
+    table = await asyncio.to_thread(streams)
+    assert "breakers" in table and "postgres open" in table
 
 
 async def test_a_worker_whose_handler_ignores_cancellation_ends_its_process_and_loses_nothing(

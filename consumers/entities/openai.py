@@ -6,7 +6,8 @@ for room under the fleet-wide :class:`~streamproc.ratelimit.RateLimiter`
 before each request and caches replies in Redis, so redelivery and replay
 never pay twice. Errors of the endpoint are translated at this boundary:
 
-- 429, 408, 409, 5xx, timeouts, connection errors -> ``RetryableError``
+- 5xx, timeouts, connection errors -> ``DependencyUnavailable("openai")`` (its breaker)
+- 429, 408, 409 -> ``RetryableError``
   (a 429's Retry-After also holds the shared limiter, pausing the fleet);
 - a reply that is not valid JSON of the schema -> one more request, then
   ``PermanentError``;
@@ -31,6 +32,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
 
+from consumers.dependencies import OPENAI
 from consumers.entities.llm_cache import ReplyCache
 from consumers.entities.llm_prompt import (
     PROMPT_VERSION,
@@ -42,7 +44,12 @@ from consumers.entities.llm_prompt import (
 )
 from consumers.model import Mention
 from streamproc.config import Settings, parse_settings
-from streamproc.errors import ConfigurationError, PermanentError, RetryableError
+from streamproc.errors import (
+    ConfigurationError,
+    DependencyUnavailable,
+    PermanentError,
+    RetryableError,
+)
 from streamproc.keys import Keys
 from streamproc.logs import get_logger, redact
 from streamproc.ratelimit import RateLimit, RateLimiter, estimate_tokens
@@ -189,9 +196,10 @@ class OpenAIExtractor:
 
     def _translate(self, exc: openai.OpenAIError) -> Exception:
         if isinstance(exc, openai.APITimeoutError):
-            return RetryableError(f"LLM request timed out after {self.llm.timeout:g}s")
+            said = f"LLM request timed out after {self.llm.timeout:g}s"
+            return DependencyUnavailable(OPENAI, said)
         if isinstance(exc, openai.APIConnectionError):
-            return RetryableError(f"LLM endpoint {self._where()} unreachable: {exc}")
+            return DependencyUnavailable(OPENAI, f"LLM endpoint {self._where()} unreachable: {exc}")
         if isinstance(exc, openai.APIStatusError):
             return self._status_error(exc)
         return _Malformed(f"unusable response: {type(exc).__name__}")
@@ -200,7 +208,9 @@ class OpenAIExtractor:
         status, code = exc.status_code, _scrubbed_code(exc, self._secret)
         said = f"HTTP {status}{f' {code}' if code else ''}{_request_id(exc)}"
         model, where = self.llm.model, self._where()
-        if status == 429 or status in (408, 409) or status >= 500:
+        if status >= 500:
+            return DependencyUnavailable(OPENAI, f"LLM endpoint {where} is unavailable ({said})")
+        if status == 429 or status in (408, 409):
             pause = _retry_after(exc)
             after = f"; retry after {pause:g}s" if pause else ""
             return RetryableError(f"LLM endpoint {where} is busy ({said}){after}")

@@ -2,7 +2,8 @@
 
 Credentials come from the usual AWS chain (environment, profile, instance
 role); ``endpoint_url`` points at a stand-in (moto, LocalStack). Errors are
-translated here: throttling, server errors and lost connections are a
+translated here: server errors and lost connections are
+``DependencyUnavailable("textract")`` (its breaker); throttling a
 ``RetryableError``; refused credentials, bad parameters, unreadable S3
 objects and documents Textract cannot read are a ``PermanentError`` that
 says what to fix.
@@ -20,14 +21,22 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    HTTPClientError,
     NoCredentialsError,
     NoRegionError,
     ParamValidationError,
     PartialCredentialsError,
 )
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 
+from consumers.dependencies import TEXTRACT
 from consumers.ocr.blocks import SUCCEEDED, Detection
-from streamproc.errors import PermanentError, ProcessingError, RetryableError
+from streamproc.errors import (
+    DependencyUnavailable,
+    PermanentError,
+    ProcessingError,
+    RetryableError,
+)
 
 #: Results per response: Textract's maximum, so a long result takes the fewest calls.
 MAX_RESULTS = 1000
@@ -170,7 +179,9 @@ def textract_errors(what: str) -> Iterator[None]:
 def client_error(what: str, code: str, status: int | None, detail: str) -> ProcessingError:
     """The error to raise for an AWS error ``code`` (HTTP ``status``) about ``what``."""
     said = f"{code}: {detail}" if detail else code or f"HTTP {status}"
-    if code in _RETRYABLE or status == 429 or (status is not None and status >= 500):
+    if status is not None and status >= 500:
+        return DependencyUnavailable(TEXTRACT, f"Textract is unavailable for {what} ({said})")
+    if code in _RETRYABLE or status == 429:
         return RetryableError(f"Textract is unavailable for {what} ({said}); retrying later")
     if code in _CREDENTIALS:
         return PermanentError(f"AWS refused {what} ({said}): {_GRANTS}")
@@ -187,4 +198,6 @@ def botocore_error(what: str, exc: BotoCoreError) -> ProcessingError:
         )
     if isinstance(exc, ParamValidationError):
         return PermanentError(f"invalid request for {what} ({exc}): {_SETTINGS}")
+    if isinstance(exc, EndpointUnreachable | HTTPClientError):
+        return DependencyUnavailable(TEXTRACT, f"Textract unreachable for {what}: {exc}")
     return RetryableError(f"Textract unreachable for {what}: {exc}")

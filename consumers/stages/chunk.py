@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from consumers.chunking import chunk_text, join_pages
+from consumers.dependencies import POSTGRES
 from consumers.model import Chunk, Page
 from consumers.stages.common import DocumentRef, recording_failures, resources_of
 from consumers.storage.content import load_pages, save_chunks
@@ -34,4 +35,6 @@ async def handle(msg: DocumentRef, ctx: Context) -> DocumentRef:
     return msg
 
 
-STAGE = Stage(NAME, DocumentRef, recording_failures(NAME, handle), next="entities")
+STAGE = Stage(
+    NAME, DocumentRef, recording_failures(NAME, handle), next="entities", needs=(POSTGRES,)
+)

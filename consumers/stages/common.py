@@ -15,6 +15,7 @@ from consumers.resources import Resources
 from consumers.storage.documents import mark_failed
 from streamproc.errors import (
     ConfigurationError,
+    DependencyUnavailable,
     LeaseLost,
     PermanentError,
     ProcessingError,
@@ -81,6 +82,9 @@ async def _record(resources: Resources, document: str, stage: str, exc: Exceptio
     """
     try:
         await mark_failed(resources.pool, document, stage, str(exc) or type(exc).__name__)
+    except DependencyUnavailable as unrecorded:  # its breaker decides whether this counts
+        said = f"could not record that {stage} failed: {unrecorded}"
+        raise DependencyUnavailable(unrecorded.dependency, said) from exc
     except RetryableError as unrecorded:
         raise RetryableError(f"could not record that {stage} failed: {unrecorded}") from exc
     except (ProcessingError, OSError):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from consumers.chunking import PageSpan, join_pages
+from consumers.dependencies import OPENAI, POSTGRES
 from consumers.entities import Extractor
 from consumers.model import Chunk, Mention
 from consumers.stages.common import DocumentRef, recording_failures, resources_of
@@ -86,5 +87,10 @@ async def handle(msg: DocumentRef, ctx: Context) -> DocumentRef:
 
 
 STAGE = Stage(
-    NAME, DocumentRef, recording_failures(NAME, handle), next="resolve", concurrency=CONCURRENCY
+    NAME,
+    DocumentRef,
+    recording_failures(NAME, handle),
+    next="resolve",
+    concurrency=CONCURRENCY,
+    needs=(POSTGRES, OPENAI),
 )

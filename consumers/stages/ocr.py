@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from consumers.chunking import join_pages
+from consumers.dependencies import OBJECTS, POSTGRES, TEXTRACT
 from consumers.model import Page
 from consumers.ocr import TextractJob, poll_job, start_job
 from consumers.resources import Resources
@@ -122,4 +123,5 @@ STAGE = Stage(
     next="chunk",
     concurrency=CONCURRENCY,
     timeout=TIMEOUT,
+    needs=(POSTGRES, OBJECTS, TEXTRACT),
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from consumers.dependencies import POSTGRES
 from consumers.graph.edges import build_edges
 from consumers.stages.common import DocumentRef, recording_failures, resources_of
 from consumers.storage.content import load_chunks
@@ -27,4 +28,4 @@ async def handle(msg: DocumentRef, ctx: Context) -> None:
     await save_relationships(res.pool, msg.document_id, edges, stage=NAME, holds=ctx.holds)
 
 
-STAGE = Stage(NAME, DocumentRef, recording_failures(NAME, handle))
+STAGE = Stage(NAME, DocumentRef, recording_failures(NAME, handle), needs=(POSTGRES,))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+from consumers.dependencies import POSTGRES
 from consumers.stages.common import DocumentRef, recording_failures, resources_of
 from consumers.stages.resolution import Keyed, keyed_mentions, plan
 from consumers.storage.db import Pool, transaction
@@ -60,4 +61,6 @@ async def handle(msg: DocumentRef, ctx: Context) -> DocumentRef:
     return msg
 
 
-STAGE = Stage(NAME, DocumentRef, recording_failures(NAME, handle), next="relationships")
+STAGE = Stage(
+    NAME, DocumentRef, recording_failures(NAME, handle), next="relationships", needs=(POSTGRES,)
+)

@@ -6,9 +6,11 @@ inside one transaction that first takes a transaction-level advisory lock, so
 any number of workers starting at once apply each migration exactly once: the
 first holds the lock and migrates, the others wait, then find nothing to do.
 
-Errors are translated at this boundary: lost connections, a server starting
-or shutting down, too many connections, serialization failures and deadlocks
-become ``RetryableError``; values PostgreSQL refuses become ``PermanentError``.
+Errors are translated at this boundary: a server that cannot be reached (lost or
+refused connections, timeouts, a server starting or shutting down) is
+``DependencyUnavailable("postgres")``; too many connections, serialization
+failures and deadlocks are ``RetryableError``; values PostgreSQL refuses are
+``PermanentError``.
 """
 
 from __future__ import annotations
@@ -23,33 +25,72 @@ from typing import Any, TypeAlias
 import asyncpg
 import orjson
 
-from streamproc.errors import ConfigurationError, PermanentError, RetryableError
+from consumers.dependencies import POSTGRES
+from streamproc.errors import (
+    ConfigurationError,
+    DependencyUnavailable,
+    PermanentError,
+    RetryableError,
+)
 
-# asyncpg ships no type information, so these are Any to mypy; they name intent.
-Pool: TypeAlias = asyncpg.Pool
+# asyncpg ships no type information, so this is Any to mypy; it names intent.
 Connection: TypeAlias = asyncpg.Connection
 
 #: The advisory lock serialising migrations (an arbitrary, fixed 64-bit number).
 MIGRATION_LOCK = 0x5354_5250_4D49_4752
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_RETRYABLE = (
+#: The server cannot be reached: counted on the PostgreSQL breaker. OperatorIntervention
+#: covers a server starting, shutting down or crashed (cannot-connect-now, admin shutdown).
+_UNREACHABLE = (
     asyncpg.PostgresConnectionError,
-    asyncpg.InsufficientResourcesError,
-    asyncpg.TransactionRollbackError,
     asyncpg.OperatorInterventionError,
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
     OSError,
     TimeoutError,
 )
+_RETRYABLE = (
+    *_UNREACHABLE,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.TransactionRollbackError,
+)
 _PERMANENT = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 # Connecting: a server that is down, starting, stopping or full may come back.
-_UNREACHABLE = (
+_CANNOT_CONNECT = (
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
     OSError,
     TimeoutError,
 )
+
+
+class Pool:
+    """asyncpg's pool, each connection taken from it and given back within ``timeout`` s.
+
+    ``Pool.acquire(timeout=...)`` bounds the wait for a free connection (and a new one's
+    start); asyncpg applies the same limit to the reset on release, terminating the
+    connection if the reset does not finish. Without both, handlers waited for ever on
+    connections to a server that had stopped answering. None: no limit.
+    """
+
+    __slots__ = ("raw", "timeout")
+
+    def __init__(self, raw: asyncpg.Pool, timeout: float | None = None) -> None:
+        self.raw = raw
+        self.timeout = timeout
+
+    def acquire(self) -> Any:
+        """``async with pool.acquire() as conn``: a connection, within the time limit."""
+        return self.raw.acquire(timeout=self.timeout)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        """The first value of the first row of ``query``."""
+        async with self.acquire() as conn:
+            return await conn.fetchval(query, *args)
+
+    async def close(self) -> None:
+        """Close every connection, waiting for those in use to be released."""
+        await self.raw.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +138,27 @@ async def migrate(pool: Pool) -> list[int]:
     return applied
 
 
-async def connect(url: str, *, min_size: int = 1, max_size: int = 8) -> Pool:
+async def connect(
+    url: str, *, min_size: int = 1, max_size: int = 8, timeout: float | None = None
+) -> Pool:
     """A pool of connections to ``url`` with JSON codecs.
 
     A server that cannot be reached, is starting or stopping, or is full raises
     ``RetryableError`` (it may come back: a supervisor restarts the worker); one that
     refuses the URL (no such database, wrong credentials) raises ``ConfigurationError``.
+    ``timeout`` bounds each statement, each new connection's start, and taking a
+    connection from the pool and giving it back (None: no limit).
     """
     try:
-        pool: Pool = await asyncpg.create_pool(
-            url, min_size=min_size, max_size=max_size, init=_init_connection
+        raw = await asyncpg.create_pool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            command_timeout=timeout,
+            **({} if timeout is None else {"timeout": timeout}),
         )
-    except _UNREACHABLE as exc:
+    except _CANNOT_CONNECT as exc:
         raise RetryableError(
             f"cannot reach PostgreSQL (DATABASE_URL): {type(exc).__name__}: {exc}; "
             "is DATABASE_URL right and is the server up?"
@@ -117,7 +167,7 @@ async def connect(url: str, *, min_size: int = 1, max_size: int = 8) -> Pool:
         raise ConfigurationError(
             f"cannot connect to PostgreSQL (DATABASE_URL): {type(exc).__name__}: {exc}"
         ) from exc
-    return pool
+    return Pool(raw, timeout)
 
 
 async def _init_connection(conn: Connection) -> None:
@@ -133,7 +183,8 @@ def _dump_json(value: Any) -> str:
 
 @asynccontextmanager
 async def transaction(pool: Pool) -> AsyncIterator[Connection]:
-    """A connection inside a transaction, committed on success; errors translated."""
+    """A connection inside a transaction, committed on success; errors translated,
+    including the pool's time limits on taking and giving back the connection."""
     async with translated(), pool.acquire() as conn, conn.transaction():
         yield conn
 
@@ -145,5 +196,8 @@ async def translated() -> AsyncIterator[None]:
         yield
     except _PERMANENT as exc:
         raise PermanentError(f"PostgreSQL refused the data: {exc}") from exc
+    except _UNREACHABLE as exc:
+        said = f"PostgreSQL unavailable: {type(exc).__name__}: {exc}"
+        raise DependencyUnavailable(POSTGRES, said) from exc
     except _RETRYABLE as exc:
         raise RetryableError(f"PostgreSQL unavailable: {type(exc).__name__}: {exc}") from exc

@@ -7,7 +7,8 @@ opens the one a location URL names.
 
 Keys are relative, ``/``-separated paths (``originals/<sha256>``). A missing
 key is :class:`ObjectNotFound` (a ``PermanentError``: the document must be
-submitted again); transient trouble is a ``RetryableError``.
+submitted again); a file that cannot be read or written is
+``DependencyUnavailable`` naming the object store (its breaker).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from streamproc.errors import PermanentError, RetryableError
+from consumers.dependencies import OBJECTS
+from streamproc.errors import DependencyUnavailable, PermanentError
 
 
 class ObjectNotFound(PermanentError):
@@ -69,7 +71,8 @@ class LocalStore:
         except FileNotFoundError:
             raise ObjectNotFound(f"object {key!r} is missing from {self.root}") from None
         except OSError as exc:
-            raise RetryableError(f"cannot read object {key!r} from {self.root}: {exc}") from exc
+            said = f"cannot read object {key!r} from {self.root}: {exc}"
+            raise DependencyUnavailable(OBJECTS, said) from exc
 
     async def exists(self, key: str) -> bool:
         """Whether the key's file exists."""
@@ -91,4 +94,4 @@ def _write_atomically(path: Path, data: bytes) -> None:
             os.unlink(temporary)
             raise
     except OSError as exc:
-        raise RetryableError(f"cannot write object {path}: {exc}") from exc
+        raise DependencyUnavailable(OBJECTS, f"cannot write object {path}: {exc}") from exc

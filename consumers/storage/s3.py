@@ -3,8 +3,9 @@
 Credentials come from the usual AWS chain (environment, profile, instance
 role); ``endpoint_url`` points at MinIO or another S3-compatible server.
 Errors are translated here: a missing key is ``ObjectNotFound``; a missing
-bucket or refused credentials a ``ConfigurationError``; throttling, server
-errors and lost connections a ``RetryableError``.
+bucket or refused credentials a ``ConfigurationError``; an endpoint that cannot
+be reached (connection errors, timeouts, HTTP 5xx) ``DependencyUnavailable``
+naming the object store; other errors (throttling) a ``RetryableError``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import aioboto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 
+from consumers.dependencies import OBJECTS
 from consumers.storage.objects import ObjectNotFound, check_key
-from streamproc.errors import ConfigurationError, RetryableError
+from streamproc.errors import ConfigurationError, DependencyUnavailable, RetryableError
 
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 _MISCONFIGURED = frozenset(
@@ -46,9 +49,18 @@ def s3_errors(what: str) -> Iterator[None]:
             raise ObjectNotFound(f"{what} does not exist") from exc
         if code in _MISCONFIGURED:
             raise ConfigurationError(f"S3 refused access to {what}: {code}") from exc
+        if _status(exc) >= 500:
+            raise DependencyUnavailable(OBJECTS, f"S3 failed on {what}: {code or exc}") from exc
         raise RetryableError(f"S3 failed on {what}: {code or exc}") from exc
+    except (EndpointUnreachable, HTTPClientError) as exc:
+        raise DependencyUnavailable(OBJECTS, f"S3 unreachable for {what}: {exc}") from exc
     except BotoCoreError as exc:
         raise RetryableError(f"S3 unreachable for {what}: {exc}") from exc
+
+
+def _status(exc: ClientError) -> int:
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status if isinstance(status, int) else 0
 
 
 async def read_object(client: Any, bucket: str, key: str) -> bytes:

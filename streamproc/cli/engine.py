@@ -150,7 +150,8 @@ def run(
 @click.option("--pipeline", "pipeline_spec", help=PIPELINE_HELP)
 def streams(as_json: bool, pipeline_spec: str | None) -> None:
     """Show each stage's backlog: stream length, group lag, pending entries,
-    age of the oldest pending entry, consumers, dead letters and delayed retries."""
+    age of the oldest pending entry, consumers, dead letters, delayed retries and
+    the breakers of the dependencies it needs."""
     settings = settings_from(pipeline=pipeline_spec)
     pipeline = load_pipeline(settings.pipeline)
 
@@ -158,7 +159,9 @@ def streams(as_json: bool, pipeline_spec: str | None) -> None:
         redis = connect_redis(redis_url(settings), RedisTimeouts.from_settings(settings))
         try:
             keys = Keys(settings.prefix)
-            return [await stage_backlog(redis, keys, s.name) for s in pipeline.stages]
+            return [
+                await stage_backlog(redis, keys, s.name, needs=s.needs) for s in pipeline.stages
+            ]
         finally:
             await redis.aclose()
 
@@ -180,6 +183,7 @@ def _print_backlog(rows: list[StageBacklog]) -> None:
         "consumers",
         "dead letters",
         "delayed",
+        "breakers",
     ):
         table.add_column(col, justify="left" if col == "stage" else "right")
     for r in rows:
@@ -194,8 +198,17 @@ def _print_backlog(rows: list[StageBacklog]) -> None:
             str(r.consumers),
             str(r.dead_letters),
             str(r.delayed),
+            _breakers(r.breakers),
         )
     Console().print(table)
+
+
+def _breakers(states: dict[str, str]) -> str:
+    """The breakers that are not closed, or "closed" ("-": the stage needs none)."""
+    if not states:
+        return "-"
+    troubled = [f"{name} {state}" for name, state in states.items() if state != "closed"]
+    return ", ".join(troubled) or "closed"
 
 
 __all__ = ["ConfigurationError", "run", "streams", "worker"]
