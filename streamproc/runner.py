@@ -1,7 +1,7 @@
 """One stage inside a worker process: its handlers, and the parts that keep its promises.
 
-The runner starts each message's handler (eagerly: a Task only if it suspends,
-unless the stage needs an external dependency) and turns what the handler did
+The runner starts each message's handler (in a Task of its own, or inline until it
+first suspends for stages that allow it: ``Stage.eager``) and turns what the handler did
 into an outcome. Every guarantee around that is owned by one collaborator, each
 testable alone:
 
@@ -76,8 +76,9 @@ class StageRunner:
         self.needs = stage.needs
         self.breakers = rt.breakers if stage.needs else None  # None: nothing to tell them
         # A first step run inline is the reader's: an asyncio.timeout a client library enters
-        # there (asyncpg's connect) would cancel the reader. Stages doing I/O get a Task each.
-        self.eager = not stage.needs
+        # there (asyncpg's connect) would cancel the reader. Only stages that say their
+        # handlers never do run them inline (see Stage.eager).
+        self.eager = stage.eager and not stage.needs
         self.inflight: dict[str, float] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.counts: collections.Counter[str] = collections.Counter()

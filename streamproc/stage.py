@@ -76,6 +76,13 @@ class Stage(Generic[In]):
     ``"objects"``, ...): while one's breaker is open the stage takes no new work. A
     handler raising :class:`~streamproc.errors.DependencyUnavailable` names the
     dependency itself.
+
+    ``eager`` runs each handler's first step inline, in the reader's task, and makes
+    a Task only if it suspends: cheaper for handlers that mostly finish without
+    waiting. Only for handlers whose first step enters no ``asyncio.timeout`` or
+    task group (their own or a library's): those bind to the task they start in,
+    which would then be the reader. Off by default, and never for a stage with
+    ``needs``.
     """
 
     name: str
@@ -87,6 +94,7 @@ class Stage(Generic[In]):
     max_attempts: int | None = None
     group: str | None = None
     needs: tuple[str, ...] = ()
+    eager: bool = False
 
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]

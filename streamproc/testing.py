@@ -78,7 +78,10 @@ def _linear(n: int, handler: Handler[Probe]) -> Pipeline:
     names = [f"s{i}" for i in range(1, n + 1)]
     nexts: list[str | None] = [*names[1:], None]
     return Pipeline(
-        tuple(Stage(name, Probe, handler, next=nxt) for name, nxt in zip(names, nexts, strict=True))
+        tuple(
+            Stage(name, Probe, handler, next=nxt, eager=True)
+            for name, nxt in zip(names, nexts, strict=True)
+        )
     )
 
 

@@ -204,11 +204,12 @@ async def _times_out_before_suspending(msg: _Ping, ctx: Context) -> None:
         return
 
 
+@pytest.mark.parametrize("needs", [("service",), ()])
 async def test_a_deadline_entered_in_a_handlers_first_step_does_not_cancel_the_reader(
-    make_settings: Any, redis: Redis
+    make_settings: Any, redis: Redis, needs: tuple[str, ...]
 ) -> None:
     settings = make_settings(handler_timeout=5.0, max_attempts=1)
-    stage = Stage("calls", _Ping, _times_out_before_suspending, needs=("service",))
+    stage = Stage("calls", _Ping, _times_out_before_suspending, needs=needs)
     pipeline = Pipeline((stage,))
     client = Client(redis, Keys(settings.prefix))
     await client.submit("calls", [(f"doc{i}", _Ping(n=i)) for i in range(6)], batch="D")
