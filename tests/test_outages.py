@@ -224,34 +224,32 @@ async def _assert_all_done_through_the_breaker(
 async def test_postgres_frozen_for_45_seconds_mid_batch_dead_letters_nothing(
     engine: Settings, redis: Redis, own_postgres: PrivatePostgres, inbox: Path
 ) -> None:
-    client = Client(redis, Keys(engine.prefix))
-    await _submit(engine, client, inbox)
-
-    with capture_logs() as logs:
-        report = await _run_through(engine, redis, lambda: _freeze(own_postgres))
-
-    await _assert_all_done_through_the_breaker(report, client, redis, logs)
+    await _ride_out(engine, redis, inbox, lambda: _freeze(own_postgres), "postgres")
 
 
 async def test_postgres_killed_mid_batch_and_restarted_dead_letters_nothing(
     engine: Settings, redis: Redis, own_postgres: PrivatePostgres, inbox: Path
 ) -> None:
-    client = Client(redis, Keys(engine.prefix))
-    await _submit(engine, client, inbox)
-
-    with capture_logs() as logs:
-        report = await _run_through(engine, redis, lambda: _crash_and_restart(own_postgres))
-
-    await _assert_all_done_through_the_breaker(report, client, redis, logs)
+    await _ride_out(engine, redis, inbox, lambda: _crash_and_restart(own_postgres), "postgres")
 
 
 async def test_object_store_down_for_35_seconds_mid_batch_dead_letters_nothing(
     engine: Settings, redis: Redis, own_s3: RestartableS3, inbox: Path
 ) -> None:
+    await _ride_out(engine, redis, inbox, lambda: _take_down(own_s3), "objects")
+
+
+async def _ride_out(
+    engine: Settings,
+    redis: Redis,
+    inbox: Path,
+    outage: Callable[[], Awaitable[None]],
+    dependency: str,
+) -> None:
+    """Submit the inbox, run the pipeline through ``outage``, and check that every document
+    was done through ``dependency``'s breaker with nothing dead-lettered."""
     client = Client(redis, Keys(engine.prefix))
     await _submit(engine, client, inbox)
-
     with capture_logs() as logs:
-        report = await _run_through(engine, redis, lambda: _take_down(own_s3))
-
-    await _assert_all_done_through_the_breaker(report, client, redis, logs, "objects")
+        report = await _run_through(engine, redis, outage)
+    await _assert_all_done_through_the_breaker(report, client, redis, logs, dependency)

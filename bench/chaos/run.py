@@ -9,6 +9,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -175,12 +176,19 @@ class Chaos:
         self.fleet.fill()
 
     async def _stop(self) -> None:
-        victim = await self._victim(spare=True)
-        if victim is None:
-            self.note("no stop: no second worker is up to take entries over")
-            return
-        pid, _held = victim
-        entries = await self._patiently(lambda: entries_of(self.redis, self.keys, self.stages, pid))
+        # The victim's entries are read right before the SIGSTOP: one chosen as busy may have
+        # finished them meanwhile, and a stop of a worker holding nothing proves nothing.
+        deadline = time.monotonic() + SPARE_WAIT
+        while True:
+            victim = await self._victim(spare=True)
+            if victim is None:
+                self.note("no stop: no second worker is up to take entries over")
+                return
+            pid, _held = victim
+            entries = await self._patiently(partial(self._entries_of, pid))
+            if entries or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
         if not self.fleet.stop(pid):
             self.note(f"no stop: worker {pid} is gone")
             return
@@ -189,6 +197,9 @@ class Chaos:
         held = f"{len(entries)} pending entries{_by_stage(entries)}"
         self.note(f"SIGSTOP worker {pid} holding {held}")
         await self._resume_later(pid, entries)
+
+    async def _entries_of(self, pid: int) -> set[str]:
+        return await entries_of(self.redis, self.keys, self.stages, pid)
 
     async def _resume_later(self, pid: int, entries: set[str]) -> None:
         """SIGCONT after ``stop_seconds`` once the others took its entries over (or gave up)."""
