@@ -21,15 +21,16 @@ at ``0``.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from streamproc import ids
 from streamproc.connections import text
 from streamproc.errors import ConfigurationError
 from streamproc.keys import Keys
+from streamproc.trim import GroupMark, group_marks
 
 
 class GroupKeeper:
@@ -62,16 +63,27 @@ class GroupKeeper:
                     f"{self.group} --from TIME`"
                 )
             return None
-        return await self._create(await self.start_id())
+        return await self._create(await self._checkpointed() or "0")
+
+    async def recover(self, exc: BaseException) -> bool:
+        """If ``exc`` says the group is missing, recreate it (see :meth:`recreate`); True
+        when it exists again and the failed command may be sent again at once. Every part
+        of a runner meeting NOGROUP comes here; a Redis failure meanwhile is just False."""
+        if not (isinstance(exc, ResponseError) and "NOGROUP" in str(exc)):
+            return False
+        try:
+            return await self.recreate()
+        except RedisError:
+            return False
 
     async def recreate(self) -> bool:
         """The group vanished while workers read it: create it again just before its
         checkpoint. False for a side group that was never checkpointed (left to the
         operator: see :meth:`ensure`)."""
-        checkpoint = await self.redis.hget(self.key, self.field)
+        checkpoint = await self._checkpointed()
         if checkpoint is None and self.side:
             return False
-        start = "0" if checkpoint is None else text(checkpoint)
+        start = checkpoint or "0"
         created = await self._create(start)
         if created is not None and self.log is not None:
             self.log.warning("group_missing_recreated", group=self.group, start=start)
@@ -94,36 +106,30 @@ class GroupKeeper:
             return None
         return start
 
-    async def start_id(self) -> str:
-        """Where a missing group starts: just before its checkpoint, or ``0``."""
+    async def _checkpointed(self) -> str | None:
         checkpoint = await self.redis.hget(self.key, self.field)
-        return "0" if checkpoint is None else text(checkpoint)
+        return None if checkpoint is None else text(checkpoint)
 
     async def checkpoint(self) -> str | None:
-        """Record where the group could be recreated now; None if it does not exist."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.xinfo_groups(self.stream)
-        pipe.xpending(self.stream, self.group)
+        """Record where the group could be recreated now; None if it does not exist.
+        The trimmer's reading of each group (:func:`~streamproc.trim.group_marks`) says it:
+        it reads the last delivered id before the oldest pending one, which is the order
+        the module's text needs."""
         try:
-            groups, pending = await pipe.execute()
-        except ResponseError as exc:  # no stream, or no group
-            if "NOGROUP" in str(exc) or "no such key" in str(exc):
-                return None
-            raise
-        point = restart_point(self.group, groups, pending)
-        if point is not None:
-            await self.redis.hset(self.key, self.field, point)
+            marks = await group_marks(self.redis, self.stream)
+        except ResponseError:  # no stream yet
+            return None
+        mine = next((m for m in marks if m.name == self.group), None)
+        if mine is None:
+            return None
+        point = restart_point(mine)
+        await self.redis.hset(self.key, self.field, point)
         return point
 
 
-def restart_point(group: str, groups: list[dict[str, Any]], pending: dict[str, Any]) -> str | None:
-    """The id to recreate ``group`` at: before its oldest pending entry, else its last
+def restart_point(mark: GroupMark) -> str:
+    """The id to recreate a group at: before its oldest pending entry, else its last
     delivered id (``XGROUP CREATE`` delivers what comes after the id it is given)."""
-    mine = next((g for g in groups if text(g["name"]) == group), None)
-    if mine is None:
-        return None
-    delivered = text(mine["last-delivered-id"])
-    oldest = cast(bytes | str | None, pending.get("min"))
-    if not pending.get("pending") or oldest is None:
-        return delivered
-    return ids.oldest([ids.before(text(oldest)), delivered])
+    if mark.oldest_pending is None:
+        return mark.last_delivered
+    return ids.oldest([ids.before(mark.oldest_pending), mark.last_delivered])

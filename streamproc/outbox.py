@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from streamproc import envelope
 from streamproc.lane import Lane
@@ -89,9 +89,9 @@ class Outbox:
         while calls:
             results = await self._run(calls)
             failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
-            for i, result in enumerate(results):
-                if i not in failed:
-                    self._account(covers[i], result, now)
+            for cover, result in zip(covers, results, strict=True):
+                if not isinstance(result, BaseException):
+                    self._account(cover, result, now)
             if not failed:
                 self.backoff.succeeded()
                 break
@@ -109,12 +109,8 @@ class Outbox:
     async def _ride_out(self, exc: BaseException, failed: int) -> None:
         """Wait before sending ``failed`` calls again; a vanished group is recreated first
         (its entries are delivered again, so their outcomes count as duplicates)."""
-        if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
-            try:
-                if await self.runner.keeper.recreate():
-                    return
-            except RedisError as again:
-                exc = again
+        if await self.runner.keeper.recover(exc):
+            return
         self.runner.log.debug("flush_retrying", calls=failed)
         await self.backoff.failed(exc)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from streamproc.envelope import Fields
 from streamproc.lane import Lane, stream_entries
@@ -111,12 +111,8 @@ class Reader:
     async def _failed(self, exc: BaseException) -> None:
         if self.rt.stopping.is_set():
             return
-        if isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP"):
-            try:
-                if await self.runner.keeper.recreate():
-                    return
-            except RedisError as again:
-                exc = again
+        if await self.runner.keeper.recover(exc):
+            return
         await self.backoff.failed(exc, self.rt.stopping)
 
     async def close(self) -> None:

@@ -67,8 +67,7 @@ class Reclaimer:
         try:
             nxt, claimed, deleted = await self.rt.scripts.call(call)
         except RedisError as exc:
-            if "NOGROUP" in str(exc):
-                await runner.keeper.recreate()
+            if await runner.keeper.recover(exc):
                 return "0-0"
             await self.backoff.failed(exc)
             return cursor
